@@ -1,0 +1,1 @@
+"""Subcommands of the ``prefix-sched`` CLI; each module has ``register(subparsers)``."""

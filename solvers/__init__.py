@@ -1,0 +1,1 @@
+"""Scheduling: online policies (FCFS, LPM, k-LPM) and, later, exact solvers."""

@@ -1,0 +1,1 @@
+"""The model: prompts, streams (Definition 1), the evaluator (Definition 2), generators."""

@@ -1,0 +1,233 @@
+"""The Definition 2 evaluator: the single source of truth for completion times and TTFTs.
+
+For an order ``pi`` of a stream, with only the previous prompt cached (the cache starts empty)::
+
+    cost(q | prev) = (|p_q| - ov(p_q, p_prev)) + alpha * (|p_q|^2 - ov(p_q, p_prev)^2)
+    c_pi(1) = t_pi(1) + cost(pi(1) | empty)
+    c_pi(i) = max(c_pi(i-1), t_pi(i)) + cost(pi(i) | pi(i-1))
+    TTFT_q  = c_q - t_q
+
+(../shared/MODEL.md's reading of Definition 2.) With batch size ``B`` (Section 2.1) the order is cut
+into consecutive bins of ``B``; reuse and start times are those of the batch-size-one order, and every
+query of a bin completes when the bin's last query completes.
+
+Arithmetic is exact: times are scaled by the least common denominator of ``alpha`` and the
+arrivals, computed with Python integers and returned as ``int`` or ``Fraction``.
+
+Examples
+--------
+The toy example of Section 4.2 (alpha = 0, u = d = 5, all arrivals at 0):
+
+>>> from prefix_sched.theory.stream import Stream
+>>> s = Stream.from_records([
+...     ("u1d1", (("u1", 5), ("d1", 5)), 0), ("u2d3", (("u2", 5), ("d3", 5)), 0),
+...     ("u1d2", (("u1", 5), ("d2", 5)), 0), ("u2d4", (("u2", 5), ("d4", 5)), 0)])
+>>> evaluate(s, [0, 1, 2, 3]).ttft
+(10, 20, 30, 40)
+>>> evaluate(s, [0, 2, 1, 3]).ttft
+(10, 15, 25, 30)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from prefix_sched.errors import InputError
+from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
+from prefix_sched.theory.prompt import EMPTY_PROMPT, overlap
+from prefix_sched.theory.stream import Stream
+
+PERCENTILE_METHODS = ("linear", "inverted_cdf")
+
+
+def prefill_cost(length: int, reused: int, alpha: Exact = 0) -> Exact:
+    """Return ``(|p| - ov) + alpha (|p|^2 - ov^2)``, the Definition 2 cost of one query.
+
+    >>> prefill_cost(10, 5), prefill_cost(10, 5, Fraction(1, 10))
+    (5, Fraction(25, 2))
+    """
+    return normalize((length - reused) + alpha * (length * length - reused * reused))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Completion times and TTFTs of one order; every tuple is indexed by position in ``order``.
+
+    Attributes
+    ----------
+    order : tuple of int
+        Query indices in processing order.
+    start, completion, ttft : tuple of exact numbers
+        Per position: when processing starts, when the query's first token is out, ``c - t``.
+    reused : tuple of int
+        Per position: tokens reused from the previous prompt, ``ov(p_pi(i), p_pi(i-1))``.
+    alpha, batch_size :
+        The model parameters used.
+    """
+
+    order: tuple[int, ...]
+    start: tuple[Exact, ...]
+    completion: tuple[Exact, ...]
+    ttft: tuple[Exact, ...]
+    reused: tuple[int, ...]
+    alpha: Exact
+    batch_size: int
+
+    @property
+    def max_ttft(self) -> Exact:
+        """The largest TTFT."""
+        return max(self.ttft)
+
+    @property
+    def mean_ttft(self) -> Exact:
+        """The mean TTFT, exactly."""
+        return normalize(Fraction(sum(self.ttft), len(self.ttft)))
+
+    @property
+    def total_reused(self) -> int:
+        """Prefix tokens reused over the whole order."""
+        return sum(self.reused)
+
+    @property
+    def makespan(self) -> Exact:
+        """Completion time of the last query."""
+        return max(self.completion)
+
+    def percentile(self, q: object, method: str = "linear") -> Exact:
+        """The ``q``-th percentile TTFT; see :func:`percentile`."""
+        return percentile(self.ttft, q, method)
+
+    def violations(self, bound: object) -> int:
+        """Number of queries with TTFT strictly above ``bound``."""
+        limit = exact_number(bound, "TTFT bound T")
+        return sum(1 for value in self.ttft if value > limit)
+
+    def ttft_by_query(self) -> dict[int, Exact]:
+        """Map query index to its TTFT."""
+        return dict(zip(self.order, self.ttft))
+
+
+def evaluate(stream: Stream, order: Sequence[int], *, alpha: object = 0, batch_size: int = 1) -> Evaluation:
+    """Evaluate the processing order ``order`` (query indices) under Definition 2.
+
+    Parameters
+    ----------
+    stream : Stream
+    order : sequence of int
+        A permutation of ``range(stream.n)``.
+    alpha : exact number, default 0
+        Relative cost of attention, ``alpha >= 0``.
+    batch_size : int, default 1
+        Section 2.1's bin size ``B >= 1``.
+
+    Raises
+    ------
+    InputError
+        If ``order`` is not a permutation of the stream's indices, ``alpha < 0`` or ``B < 1``.
+    """
+    alpha = exact_number(alpha, "alpha", minimum=0)
+    batch_size = exact_int(batch_size, "batch size B", minimum=1)
+    order = check_order(order, stream.n)
+    queries = stream.queries
+    scale, alpha_scaled, scaled_arrivals = integer_timebase(stream, alpha)
+
+    starts, completions, reused = [], [], []
+    clock = 0
+    previous = EMPTY_PROMPT
+    for index in order:
+        query = queries[index]
+        arrival = scaled_arrivals[index]
+        length = query.length
+        shared = overlap(query.prompt, previous)
+        start = clock if clock > arrival else arrival
+        clock = start + scale * (length - shared) + alpha_scaled * (length * length - shared * shared)
+        starts.append(start)
+        completions.append(clock)
+        reused.append(shared)
+        previous = query.prompt
+
+    if batch_size > 1:
+        for first in range(0, len(order), batch_size):
+            last = min(first + batch_size, len(order)) - 1
+            completions[first:last + 1] = [completions[last]] * (last + 1 - first)
+
+    arrivals = [queries[i].arrival for i in order]
+    if scale > 1:
+        starts = [normalize(Fraction(x, scale)) for x in starts]
+        completions = [normalize(Fraction(x, scale)) for x in completions]
+    ttft = [normalize(c - t) for c, t in zip(completions, arrivals)]
+    return Evaluation(order, tuple(starts), tuple(completions), tuple(ttft), tuple(reused), alpha, batch_size)
+
+
+def integer_timebase(stream: Stream, alpha: Exact) -> tuple[int, int, list[int]]:
+    """Return ``(D, alpha * D, [t_i * D])`` with ``D`` the least common denominator of alpha and
+    the arrivals, so that Definition 2 can be computed in integers (times are then in units of
+    ``1/D`` token-time).
+
+    >>> from prefix_sched.theory.stream import Stream
+    >>> integer_timebase(Stream.from_records([("a", (("x", 1),), "1/2")]), Fraction(1, 3))
+    (6, 2, [3])
+    """
+    arrivals = [q.arrival for q in stream.queries]
+    scale = math.lcm(Fraction(alpha).denominator, *(Fraction(t).denominator for t in arrivals))
+    if scale == 1:
+        return 1, int(alpha), arrivals
+    return scale, int(alpha * scale), [int(t * scale) for t in arrivals]
+
+
+def check_order(order: Sequence[int], n: int) -> tuple[int, ...]:
+    """Return ``order`` as a tuple after checking it is a permutation of ``range(n)``.
+
+    >>> check_order([1, 0, 1], 3)
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: order is not a permutation of the 3 queries: index 1 appears twice
+    """
+    order = tuple(order)
+    seen = bytearray(n)
+    for index in order:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+            raise InputError(f"order holds {index!r}, not a query index in 0..{n - 1}")
+        if seen[index]:
+            raise InputError(f"order is not a permutation of the {n} queries: index {index} appears twice")
+        seen[index] = 1
+    if len(order) != n:
+        missing = [i for i in range(n) if not seen[i]][:5]
+        raise InputError(f"order has {len(order)} of {n} queries; missing indices include {missing}")
+    return order
+
+
+def percentile(values: Sequence[Exact], q: object, method: str = "linear") -> Exact:
+    """Return the ``q``-th percentile of ``values`` exactly.
+
+    Methods (numpy's names):
+
+    - ``"linear"`` (numpy's default, what SGLang reports): with ``h = (n - 1) q / 100``, interpolate
+      between the sorted values at ``floor(h)`` and ``floor(h) + 1``.
+    - ``"inverted_cdf"`` (nearest rank): the smallest value ``x`` with at least ``q`` percent of the
+      values ``<= x``. The ``(1 - eps)`` percentile is at most ``T`` iff at most ``floor(eps n)``
+      values exceed ``T``; Appendix A's guarantee is stated with this method.
+
+    >>> percentile([10, 20, 30, 40], 50), percentile([10, 20, 30, 40], 50, "inverted_cdf")
+    (25, 20)
+    """
+    if method not in PERCENTILE_METHODS:
+        raise InputError(f"unknown percentile method {method!r}; valid: {', '.join(PERCENTILE_METHODS)}")
+    q = exact_number(q, "percentile q", minimum=0)
+    if q > 100:
+        raise InputError(f"percentile q must be <= 100, got {q}")
+    if not values:
+        raise InputError("percentile of an empty list of values")
+    ordered = sorted(values)
+    n = len(ordered)
+    if method == "inverted_cdf":
+        rank = max(math.ceil(Fraction(n * q, 100)), 1)
+        return ordered[rank - 1]
+    position = Fraction((n - 1) * q, 100)
+    low = math.floor(position)
+    if low + 1 >= n:
+        return ordered[-1]
+    return normalize(ordered[low] + (position - low) * (ordered[low + 1] - ordered[low]))

@@ -1,0 +1,148 @@
+"""Query streams (Definition 1): queries with an id, a prompt and an arrival time.
+
+A :class:`Stream` is validated once, when it is built: ids are unique, arrivals are exact and
+non-negative, prompts are non-empty, and each segment id has one length in the whole stream.
+Nothing is repaired or dropped: a violation is a :class:`~prefix_sched.errors.StreamError` naming
+the query and the value.
+
+Queries keep the order they were given in (file order); ``arrival_order`` sorts them by arrival,
+ties by that order, which is the "oldest first" order every policy uses.
+
+Examples
+--------
+>>> s = Stream.from_records([("a", (("u", 5),), 3), ("b", (("u", 5), ("d", 2)), 1)])
+>>> s.n, s.arrival_order, s.index_of("b")
+(2, (1, 0), 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from prefix_sched.errors import InputError, StreamError
+from prefix_sched.theory.exact import Exact, exact_number
+from prefix_sched.theory.prompt import Prompt, prompt_length
+
+QueryId = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One query ``q_i = (p_i, t_i)`` with its id; ``arrival`` is in token-times."""
+
+    qid: QueryId
+    prompt: Prompt
+    arrival: Exact
+
+    @property
+    def length(self) -> int:
+        """``|p_i|`` in tokens."""
+        return prompt_length(self.prompt)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A validated, immutable query stream.
+
+    Attributes
+    ----------
+    queries : tuple of Query
+        In the order given (file order).
+    meta : mapping
+        Provenance (generator name, parameters, seed); not part of equality.
+    arrival_order : tuple of int
+        Query indices sorted by ``(arrival, index)``.
+    """
+
+    queries: tuple[Query, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    arrival_order: tuple[int, ...] = field(init=False, compare=False, hash=False, repr=False)
+    _index: Mapping[QueryId, int] = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        queries = tuple(self.queries)
+        if not queries:
+            raise StreamError("a stream needs at least one query, got an empty stream")
+        index: dict[QueryId, int] = {}
+        for i, query in enumerate(queries):
+            if not isinstance(query, Query):
+                raise StreamError(f"query {i} must be a Query, got {type(query).__name__}")
+            _check_query(query)
+            if query.qid in index:
+                raise StreamError(f"duplicate query id {query.qid!r} (queries {index[query.qid]} and {i})")
+            index[query.qid] = i
+        check_segment_lengths(queries)
+        order = sorted(range(len(queries)), key=lambda i: queries[i].arrival)
+        object.__setattr__(self, "queries", queries)
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+        object.__setattr__(self, "arrival_order", tuple(order))
+        object.__setattr__(self, "_index", MappingProxyType(index))
+
+    @classmethod
+    def from_records(
+        cls, records: Iterable[tuple[QueryId, Prompt, object]], meta: Mapping[str, Any] | None = None
+    ) -> Stream:
+        """Build a stream from ``(id, prompt, arrival)`` triples; arrivals are read exactly."""
+        queries = []
+        for qid, prompt, arrival in records:
+            queries.append(Query(qid, tuple(prompt), exact_number(arrival, f"arrival of query {qid!r}")))
+        return cls(tuple(queries), meta or {})
+
+    @property
+    def n(self) -> int:
+        """Number of queries."""
+        return len(self.queries)
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def index_of(self, qid: QueryId) -> int:
+        """Return the index of the query with id ``qid``; unknown ids raise InputError."""
+        try:
+            return self._index[qid]
+        except KeyError:
+            raise InputError(f"no query with id {qid!r} in the stream") from None
+
+    def total_tokens(self) -> int:
+        """Sum of prompt lengths, the work with no prefix reuse (alpha = 0)."""
+        return sum(q.length for q in self.queries)
+
+
+def _check_query(query: Query) -> None:
+    if isinstance(query.qid, bool) or not isinstance(query.qid, (int, str)):
+        raise StreamError(f"query id must be an int or a string, got {query.qid!r}")
+    arrival = query.arrival
+    if isinstance(arrival, bool) or not isinstance(arrival, Exact):
+        raise StreamError(
+            f"query {query.qid!r}: arrival must be an exact int or Fraction, got {arrival!r}"
+        )
+    if arrival < 0:
+        raise StreamError(f"query {query.qid!r}: arrival must be >= 0, got {arrival}")
+    if not query.prompt:
+        raise StreamError(f"query {query.qid!r}: the prompt is empty")
+    for sid, length in query.prompt:
+        if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
+            raise StreamError(
+                f"query {query.qid!r}: segment {sid!r} has length {length!r}, "
+                "expected a positive integer"
+            )
+
+
+def check_segment_lengths(queries: Iterable[Query]) -> None:
+    """Raise StreamError if one segment id appears with two different lengths.
+
+    A segment id denotes one token sequence; two lengths would make the segment-level overlap
+    differ from the token-level one, so such a stream is refused rather than guessed at.
+    """
+    seen: dict[object, tuple[int, QueryId]] = {}
+    for query in queries:
+        for sid, length in query.prompt:
+            first = seen.setdefault(sid, (length, query.qid))
+            if first[0] != length:
+                raise StreamError(
+                    f"segment id {sid!r} has length {first[0]} in query {first[1]!r} "
+                    f"but {length} in query {query.qid!r}; one id must denote one token sequence"
+                )
