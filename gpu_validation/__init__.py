@@ -1,0 +1,1 @@
+"""Replaying schedules on a real transformer to test the Definition 2 cost model."""

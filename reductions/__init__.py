@@ -1,0 +1,1 @@
+"""The Theorem 1 reduction from 3-PARTITION (see the reduction issue)."""
