@@ -109,7 +109,7 @@ def _serve(stream, policy, alpha, view, queue, rng, progress) -> tuple[list[int]
     scale, alpha_scaled, scaled = integer_timebase(stream, alpha)
     ranked = stream.arrival_order
     prompts = [stream.queries[i].prompt for i in ranked]
-    lengths = [stream.queries[i].length for i in ranked]
+    lengths = [stream.lengths[i] for i in ranked]
     arrivals = [scaled[i] for i in ranked]
     waiting = QUEUES[queue](prompts, random_ties=rng is not None)
     n = len(ranked)

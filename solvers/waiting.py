@@ -61,7 +61,7 @@ class RadixQueue:
         self._prompts = prompts
         self._sorted = random_ties
         self._root = _Node(random_ties)
-        self._paths: dict[int, list[_Node]] = {}
+        self._paths: list[list[_Node] | None] = [None] * len(prompts)
         self._waiting = bytearray(len(prompts))
 
     def __len__(self) -> int:
@@ -111,7 +111,8 @@ class RadixQueue:
                 heapq.heappop(heap)
             rank = heap[0]
         self._waiting[rank] = 0
-        for member in self._paths.pop(rank):
+        path, self._paths[rank] = self._paths[rank], None
+        for member in path:
             member.count -= 1
             if self._sorted:
                 member.members.remove(rank)

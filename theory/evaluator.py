@@ -133,6 +133,7 @@ def evaluate(stream: Stream, order: Sequence[int], *, alpha: object = 0, batch_s
     order = check_order(order, stream.n)
     queries = stream.queries
     scale, alpha_scaled, scaled_arrivals = integer_timebase(stream, alpha)
+    lengths = stream.lengths
 
     starts, completions, reused = [], [], []
     clock = 0
@@ -140,7 +141,7 @@ def evaluate(stream: Stream, order: Sequence[int], *, alpha: object = 0, batch_s
     for index in order:
         query = queries[index]
         arrival = scaled_arrivals[index]
-        length = query.length
+        length = lengths[index]
         shared = overlap(query.prompt, previous)
         start = clock if clock > arrival else arrival
         clock = start + scale * (length - shared) + alpha_scaled * (length * length - shared * shared)
@@ -172,6 +173,8 @@ def integer_timebase(stream: Stream, alpha: Exact) -> tuple[int, int, list[int]]
     (6, 2, [3])
     """
     arrivals = [q.arrival for q in stream.queries]
+    if type(alpha) is int and all(type(t) is int for t in arrivals):
+        return 1, alpha, arrivals
     scale = math.lcm(Fraction(alpha).denominator, *(Fraction(t).denominator for t in arrivals))
     if scale == 1:
         return 1, int(alpha), arrivals

@@ -55,11 +55,14 @@ class Stream:
         Provenance (generator name, parameters, seed); not part of equality.
     arrival_order : tuple of int
         Query indices sorted by ``(arrival, index)``.
+    lengths : tuple of int
+        ``|p_i|`` per query, in query order.
     """
 
     queries: tuple[Query, ...]
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     arrival_order: tuple[int, ...] = field(init=False, compare=False, hash=False, repr=False)
+    lengths: tuple[int, ...] = field(init=False, compare=False, hash=False, repr=False)
     _index: Mapping[QueryId, int] = field(init=False, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +82,7 @@ class Stream:
         object.__setattr__(self, "queries", queries)
         object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
         object.__setattr__(self, "arrival_order", tuple(order))
+        object.__setattr__(self, "lengths", tuple(prompt_length(q.prompt) for q in queries))
         object.__setattr__(self, "_index", MappingProxyType(index))
 
     @classmethod
@@ -108,7 +112,7 @@ class Stream:
 
     def total_tokens(self) -> int:
         """Sum of prompt lengths, the work with no prefix reuse (alpha = 0)."""
-        return sum(q.length for q in self.queries)
+        return sum(self.lengths)
 
 
 def _check_query(query: Query) -> None:
