@@ -1,0 +1,361 @@
+"""The reduction's self-check: decide both sides for a battery of instances and compare.
+
+For each 3-PARTITION instance: decide it exactly (:func:`~prefix_sched.reductions.three_partition.decide`),
+build the Theorem 1 stream (:func:`~prefix_sched.reductions.construction.construct`), decide TTFT
+feasibility with an exact solver (:func:`decide_ttft`), and check the certificates both ways:
+
+- partition -> schedule: the partition's order is accepted by the Definition 2 evaluator;
+- schedule -> partition: the solver's feasible order (checked by the evaluator) maps back to a
+  3-partition, which is checked.
+
+A case passes when both answers agree, neither is unknown, and every certificate checks. The
+default battery is yes- and no-instances for ``m = 1 .. 5``; no no-instance exists for ``m = 1``
+(three sizes summing to ``B`` are a partition), which the battery reports as such instead of
+drawing one.
+
+What it leaves out: the command line (:mod:`prefix_sched.commands.verify_reduction`) and timing
+studies (``benchmarks/reduction.py``).
+
+Examples
+--------
+>>> from prefix_sched.reductions.three_partition import ThreePartition
+>>> case = run_case(ThreePartition((5, 6, 7, 5, 5, 8), 18), kind="input")
+>>> case.partition_answer, case.ttft_status, case.certificates, case.ok
+(True, 'FEASIBLE', ('partition->schedule', 'schedule->partition'), True)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from prefix_sched.errors import InputError
+from prefix_sched.solvers.dp import FEASIBLE, INFEASIBLE, UNKNOWN, feasible_endings
+from prefix_sched.theory.evaluator import Evaluation, evaluate
+from prefix_sched.theory.exact import exact_number
+from prefix_sched.theory.stream import Stream
+
+from prefix_sched.reductions.construction import (
+    CertificateError,
+    certify_schedule,
+    construct,
+    partition_from_schedule,
+    schedule_from_partition,
+)
+from prefix_sched.reductions.three_partition import (
+    DEFAULT_BOUND,
+    ThreePartition,
+    certified_no,
+    decide,
+    planted_yes,
+)
+
+SOLVERS = ("dp",)
+DEFAULT_SOLVER = "dp"
+DEFAULT_MS = (1, 2, 3, 4, 5)
+DEFAULT_COUNT = 2
+DEFAULT_TIME_LIMIT = 60.0
+DP_MAX_STATES = 30_000_000
+KINDS = ("yes", "no")
+REPORT_FORMAT = "prefix-sched.verify-reduction"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class TTFTVerdict:
+    """An exact solver's answer to "is there an order with every TTFT <= T?".
+
+    Attributes
+    ----------
+    status : {"FEASIBLE", "INFEASIBLE", "UNKNOWN"}
+        FEASIBLE comes with ``order`` and its ``evaluation`` (max TTFT <= T, checked by the
+        evaluator); INFEASIBLE is a proof by the solver; UNKNOWN is no answer (time or state cap).
+    solver : str
+    seconds : float
+        Wall time of the solver.
+    detail : str
+        Why UNKNOWN, or the solver's own statistics.
+    """
+
+    status: str
+    solver: str
+    seconds: float
+    order: tuple[int, ...] | None = None
+    evaluation: Evaluation | None = None
+    detail: str = ""
+
+
+def decide_ttft(
+    stream: Stream, ttft: object, *, solver: str = DEFAULT_SOLVER, time_limit: float = DEFAULT_TIME_LIMIT,
+    max_states: int = DP_MAX_STATES,
+) -> TTFTVerdict:
+    """Decide TTFT feasibility of ``stream`` under bound ``ttft`` (alpha = 0) with an exact solver.
+
+    ``dp`` runs :func:`~prefix_sched.solvers.dp.feasible_endings` in a child process that is
+    stopped after ``time_limit`` seconds (then the answer is UNKNOWN). A feasible order is
+    re-evaluated here; if the evaluator finds a TTFT above the bound, CertificateError is raised.
+    """
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; expected one of {list(SOLVERS)}")
+    bound = exact_number(ttft, "TTFT bound T", minimum=0)
+    limit = exact_number(time_limit, "time limit", minimum=0)
+    started = time.perf_counter()
+    status, order, detail = _run_dp(stream, bound, float(limit), max_states)
+    seconds = time.perf_counter() - started
+    evaluation = None
+    if status == FEASIBLE:
+        evaluation = evaluate(stream, order, alpha=0)
+        if evaluation.max_ttft > bound:
+            raise CertificateError(f"solver {solver} returned an order with max TTFT {evaluation.max_ttft} > T = {bound}")
+    return TTFTVerdict(status, solver, seconds, order, evaluation, detail)
+
+
+def _run_dp(stream: Stream, bound, limit: float, max_states: int) -> tuple[str, tuple[int, ...] | None, str]:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_dp_child, args=(sender, stream, bound, max_states), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(limit):
+            process.kill()
+            return UNKNOWN, None, f"time limit {limit:g} s reached"
+        try:
+            status, order, states = receiver.recv()
+        except EOFError:
+            return UNKNOWN, None, f"the DP process ended without an answer (exit code {process.exitcode})"
+    finally:
+        process.join()
+        receiver.close()
+    detail = f"{states} states" + (f" (cap {max_states} reached)" if status == UNKNOWN else "")
+    return status, order, detail
+
+
+def _dp_child(sender, stream: Stream, bound, max_states: int) -> None:
+    result = feasible_endings(stream, bound, max_states=max_states)
+    sender.send((result.status, result.best_order(), result.states))
+    sender.close()
+
+
+@dataclass(frozen=True)
+class CaseReport:
+    """One instance of the battery, both answers and the certificates checked.
+
+    ``kind`` is ``"yes"`` (planted), ``"no"`` (certified by the decider), ``"input"`` (the user's)
+    or ``"no (impossible)"`` for ``m = 1`` no-instances, which do not exist (then ``instance`` is
+    None and the row only records that). ``problem`` is None when the case passes.
+    """
+
+    m: int
+    kind: str
+    seed: tuple[int, ...] | None
+    instance: ThreePartition | None
+    partition_answer: bool | None = None
+    partition_groups: tuple[tuple[int, ...], ...] | None = None
+    partition_seconds: float = 0.0
+    ttft: int | None = None
+    ttft_status: str | None = None
+    solver: str | None = None
+    ttft_seconds: float = 0.0
+    ttft_detail: str = ""
+    order_ids: tuple[str, ...] | None = None
+    certificates: tuple[str, ...] = ()
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the case passed (an impossible case passes: it asserts a fact about m = 1)."""
+        return self.problem is None
+
+    @property
+    def seconds(self) -> float:
+        """Both deciders' wall time."""
+        return self.partition_seconds + self.ttft_seconds
+
+    def to_json(self) -> dict[str, Any]:
+        inst = self.instance
+        return {
+            "m": self.m, "kind": self.kind, "seed": None if self.seed is None else list(self.seed),
+            "B": None if inst is None else inst.bound, "sizes": None if inst is None else list(inst.sizes),
+            "three_partition": self.partition_answer,
+            "partition": None if self.partition_groups is None else [list(g) for g in self.partition_groups],
+            "partition_seconds": round(self.partition_seconds, 6),
+            "T": self.ttft, "ttft_status": self.ttft_status, "solver": self.solver,
+            "ttft_seconds": round(self.ttft_seconds, 6), "solver_detail": self.ttft_detail,
+            "feasible_order": None if self.order_ids is None else list(self.order_ids),
+            "certificates": list(self.certificates), "ok": self.ok, "problem": self.problem,
+        }
+
+
+def run_case(
+    instance: ThreePartition, *, kind: str, seed: tuple[int, ...] | None = None, solver: str = DEFAULT_SOLVER,
+    time_limit: float = DEFAULT_TIME_LIMIT, x_length: int | None = None,
+) -> CaseReport:
+    """Decide ``instance`` both ways, check the certificates, and say whether everything agrees."""
+    started = time.perf_counter()
+    partition = decide(instance)
+    partition_seconds = time.perf_counter() - started
+    construction = construct(instance, x_length=x_length)
+    base = dict(m=instance.m, kind=kind, seed=seed, instance=instance, partition_answer=partition.answer,
+                partition_groups=partition.groups, partition_seconds=partition_seconds,
+                ttft=construction.ttft, solver=solver)
+    certificates = []
+    try:
+        if partition.answer:
+            certify_schedule(construction, schedule_from_partition(construction, partition.groups))
+            certificates.append("partition->schedule")
+        verdict = decide_ttft(construction.stream, construction.ttft, solver=solver, time_limit=time_limit)
+    except CertificateError as err:
+        return CaseReport(**base, certificates=tuple(certificates), problem=f"certificate failed: {err}")
+    base.update(ttft_status=verdict.status, ttft_seconds=verdict.seconds, ttft_detail=verdict.detail)
+    if verdict.order is not None:
+        base["order_ids"] = tuple(str(construction.stream.queries[i].qid) for i in verdict.order)
+    problem = None
+    if verdict.status == FEASIBLE:
+        try:
+            partition_from_schedule(construction, verdict.order)
+            certificates.append("schedule->partition")
+        except CertificateError as err:
+            problem = f"certificate failed: {err}"
+    if problem is None:
+        problem = _disagreement(kind, partition.answer, verdict)
+    return CaseReport(**base, certificates=tuple(certificates), problem=problem)
+
+
+def _disagreement(kind: str, answer: bool, verdict: TTFTVerdict) -> str | None:
+    if verdict.status == UNKNOWN:
+        return f"TTFT feasibility unknown ({verdict.solver}: {verdict.detail})"
+    if kind in KINDS and answer != (kind == "yes"):
+        return f"generated as a {kind}-instance but the 3-PARTITION decider says {'yes' if answer else 'no'}"
+    if answer != (verdict.status == FEASIBLE):
+        return (f"disagreement: 3-PARTITION says {'yes' if answer else 'no'}, "
+                f"TTFT feasibility says {verdict.status}")
+    return None
+
+
+def impossible_case(m: int) -> CaseReport:
+    """The row reporting that no m = 1 no-instance exists."""
+    return CaseReport(m=m, kind="no (impossible)", seed=None, instance=None,
+                      ttft_detail="every valid m = 1 instance is a yes-instance")
+
+
+@dataclass(frozen=True)
+class BatterySettings:
+    """What the battery runs: ``count`` yes- and ``count`` no-instances for each ``m`` in ``ms``.
+
+    Case ``k`` of kind ``kind`` for ``m`` is drawn with the seed ``(seed, m, kind, k)``
+    (kind 0 = yes, 1 = no), so any single case can be rebuilt.
+    """
+
+    ms: tuple[int, ...] = DEFAULT_MS
+    count: int = DEFAULT_COUNT
+    seed: int = 0
+    bound: int = DEFAULT_BOUND
+    x_length: int | None = None
+    solver: str = DEFAULT_SOLVER
+    time_limit: float = DEFAULT_TIME_LIMIT
+
+    def __post_init__(self) -> None:
+        if not self.ms or any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in self.ms):
+            raise InputError(f"m values must be integers >= 1, got {list(self.ms)}")
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+            raise InputError(f"count must be an integer >= 1, got {self.count!r}")
+        if self.solver not in SOLVERS:
+            raise InputError(f"unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
+        if not self.time_limit > 0:
+            raise InputError(f"time limit must be > 0 seconds, got {self.time_limit!r}")
+
+    def cases(self) -> Iterator[tuple[int, str, tuple[int, ...] | None]]:
+        """``(m, kind, seed)`` for every case, in battery order (``seed`` None: impossible)."""
+        for m in self.ms:
+            for code, kind in enumerate(KINDS):
+                if kind == "no" and m == 1:
+                    yield m, kind, None
+                    continue
+                for k in range(self.count):
+                    yield m, kind, (self.seed, m, code, k)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"m": list(self.ms), "count": self.count, "seed": self.seed, "B": self.bound,
+                "x_length": self.x_length, "solver": self.solver, "time_limit_s": self.time_limit}
+
+
+def instance_for(m: int, kind: str, seed: tuple[int, ...], bound: int) -> ThreePartition:
+    """The battery's instance for one case (a planted yes or a certified no)."""
+    rng = np.random.default_rng(seed)
+    return planted_yes(m, bound, seed=rng) if kind == "yes" else certified_no(m, bound, seed=rng)
+
+
+def run_battery(
+    settings: BatterySettings, *, on_case: Callable[[int, int, CaseReport | None, str], None] | None = None
+) -> list[CaseReport]:
+    """Run every case of ``settings``; ``on_case(done, total, report, label)`` reports progress.
+
+    ``on_case`` is called with ``report`` None before a case starts and with its report after.
+    """
+    cases = list(settings.cases())
+    reports = []
+    for done, (m, kind, seed) in enumerate(cases):
+        label = f"m={m} {kind}" + ("" if seed is None else f" #{seed[-1]}")
+        if on_case:
+            on_case(done, len(cases), None, label)
+        if seed is None:
+            report = impossible_case(m)
+        else:
+            instance = instance_for(m, kind, seed, settings.bound)
+            report = run_case(instance, kind=kind, seed=seed, solver=settings.solver,
+                              time_limit=settings.time_limit, x_length=settings.x_length)
+        reports.append(report)
+        if on_case:
+            on_case(done + 1, len(cases), report, label)
+    return reports
+
+
+def versions() -> dict[str, str]:
+    """Versions of what the verdicts depend on."""
+    found = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for package in ("prefix-sched", "ortools", "numpy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts over a battery's reports."""
+
+    reports: Sequence[CaseReport] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    @property
+    def decided(self) -> int:
+        return sum(1 for r in self.reports if r.ttft_status in (FEASIBLE, INFEASIBLE))
+
+    @property
+    def failures(self) -> list[CaseReport]:
+        return [r for r in self.reports if not r.ok]
+
+
+def report_json(reports: Sequence[CaseReport], settings: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The machine-readable report (``prefix-sched.verify-reduction`` version 1)."""
+    summary = Summary(tuple(reports))
+    return {
+        "format": REPORT_FORMAT, "version": VERSION, "settings": settings, "versions": versions(),
+        "ok": summary.ok, "cases": len(reports), "decided": summary.decided,
+        "failures": len(summary.failures), "wall_seconds": round(seconds, 3),
+        "reduction": "Theorem 1: T = mB + (m-1)L; see prefix_sched.reductions.construction",
+        "results": [r.to_json() for r in reports],
+    }
