@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from prefix_sched.commands.common import progress_bar, stderr, stdout
@@ -37,6 +40,7 @@ from prefix_sched.reductions.verify import (
 from prefix_sched.theory.exact import exact_number
 
 
+TABLE_WIDTH = 100
 DESCRIPTION = (
     "Check Theorem 1's reduction from 3-PARTITION: decide each instance exactly, decide TTFT "
     "feasibility of its stream with an exact solver, check certificates both ways. Exit 0 only if "
@@ -94,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar(total, "verify-reduction", sys.stderr.isatty()) as bar:
             reports = run_battery(battery, on_case=_progress(bar))
     seconds = time.perf_counter() - started
-    stdout.print(_table(reports))
+    console = Console(highlight=False, width=max(TABLE_WIDTH, shutil.get_terminal_size().columns))
+    console.print(_table(reports))
+    console.print(_legend(reports))
     summary = Summary(tuple(reports))
     if args.json is not None:
         path = Path(args.json)
@@ -146,9 +152,11 @@ def _yes_no(answer: bool | None) -> str:
 
 def _table(reports: Sequence[CaseReport]) -> Table:
     solvers = sorted({r.solver for r in reports if r.solver})
-    table = Table(title=f"Theorem 1: 3-PARTITION vs TTFT <= T ({', '.join(solvers) or 'no'} solver)")
+    table = Table(title=f"Theorem 1: 3-PARTITION vs TTFT <= T ({', '.join(solvers) or 'no'} solver)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("m", "B", "kind", "seed", "3-PART", "TTFT<=T", "status", "time s", "certs", "result"):
-        table.add_column(column, justify="right" if column in ("m", "B", "seed", "time s") else "left")
+        table.add_column(column, justify="right" if column in ("m", "B", "seed", "time s") else "left",
+                         no_wrap=True)
     for r in reports:
         feasible = {"FEASIBLE": "yes", "INFEASIBLE": "no", "UNKNOWN": "?"}.get(r.ttft_status, "-")
         certs = " ".join({"partition->schedule": "P>S", "schedule->partition": "S>P"}[c] for c in r.certificates)
@@ -158,11 +166,15 @@ def _table(reports: Sequence[CaseReport]) -> Table:
         table.add_row(str(r.m), "-" if r.instance is None else str(r.instance.bound), r.kind.split()[0],
                       "-" if r.seed is None else str(r.seed[-1]), _yes_no(r.partition_answer), feasible,
                       r.ttft_status or "-", f"{r.seconds:.2f}", certs or "-", result)
-    table.caption = ("P>S: the partition's schedule passed the evaluator; S>P: the solver's schedule "
-                     "mapped back to a checked 3-partition"
-                     + ("; m = 1 has no no-instances (three sizes summing to B are a partition)"
-                        if any(r.instance is None for r in reports) else ""))
     return table
+
+
+def _legend(reports: Sequence[CaseReport]) -> str:
+    legend = ("certs: P>S the partition's schedule passed the evaluator; "
+              "S>P the solver's feasible schedule mapped back to a checked 3-partition")
+    if any(r.instance is None for r in reports):
+        legend += "\nm = 1 has no no-instances: three sizes summing to B are always a partition"
+    return legend
 
 
 def main(argv: Sequence[str] | None = None) -> int:
