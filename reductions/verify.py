@@ -218,16 +218,14 @@ def run_case(
     base.update(ttft_status=verdict.status, ttft_seconds=verdict.seconds, ttft_detail=verdict.detail)
     if verdict.order is not None:
         base["order_ids"] = tuple(str(construction.stream.queries[i].qid) for i in verdict.order)
-    problem = None
+    problems = [p for p in [_disagreement(kind, partition.answer, verdict)] if p]
     if verdict.status == FEASIBLE:
         try:
             partition_from_schedule(construction, verdict.order)
             certificates.append("schedule->partition")
         except CertificateError as err:
-            problem = f"certificate failed: {err}"
-    if problem is None:
-        problem = _disagreement(kind, partition.answer, verdict)
-    return CaseReport(**base, certificates=tuple(certificates), problem=problem)
+            problems.append(f"certificate failed: {err}")
+    return CaseReport(**base, certificates=tuple(certificates), problem="; ".join(problems) or None)
 
 
 def _disagreement(kind: str, answer: bool, verdict: TTFTVerdict) -> str | None:

@@ -109,10 +109,10 @@ def run(args: argparse.Namespace) -> int:
         except OSError as err:
             raise InputError(f"cannot write the report to {path}: {err.strerror}") from err
     for failure in summary.failures:
-        stdout.print(f"FAILED m={failure.m} {failure.kind} seed={failure.seed}: {failure.problem}")
+        stdout.print(f"FAILED m={failure.m} {failure.kind} seed={failure.seed}: {failure.problem}", soft_wrap=True)
     decided = summary.decided
     verdict = "all agree" if summary.ok else f"{len(summary.failures)} FAILED"
-    stdout.print(f"{len(reports)} cases, {decided} decided, {verdict}; {seconds:.1f} s")
+    stdout.print(f"{len(reports)} cases, {decided} decided, {verdict}; {seconds:.1f} s", soft_wrap=True)
     return 0 if summary.ok else 1
 
 
