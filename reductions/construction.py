@@ -7,7 +7,8 @@ and turns each direction of the proof into a certificate that the Definition 2 e
 The stream
 ----------
 Input: sizes ``a_1 .. a_3m`` and ``B`` (``B/4 < a_i < B/2``, ``sum a_i = mB``). Choose the length
-``L`` of the X queries with ``1 <= L <= B`` (default ``L = B``) and put::
+``L`` of the X queries with ``1 <= L <= B`` (default ``L = 1``: the proof holds for every such ``L``, and short X queries
+let the exact DP prune more) and put::
 
     T   = mB + (m - 1) L                       the TTFT bound
     r_j = j (B + L)          (j = 1 .. m)      arrival of x_j
@@ -106,6 +107,9 @@ from prefix_sched.theory.stream import Stream
 from prefix_sched.reductions.three_partition import ThreePartition
 
 
+DEFAULT_X_LENGTH = 1
+
+
 class CertificateError(PrefixSchedError):
     """A certificate failed: a schedule the evaluator rejects, or a schedule that maps to no partition.
 
@@ -164,13 +168,19 @@ def construct(instance: ThreePartition, *, x_length: int | None = None) -> Const
     ----------
     instance : ThreePartition
     x_length : int, optional
-        ``L``, with ``1 <= L <= B``; default ``B``.
+        ``L``, with ``1 <= L <= B``; default 1.
     """
-    length = instance.bound if x_length is None else x_length
-    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= instance.bound:
-        raise InputError(f"x_length L must be an integer with 1 <= L <= B = {instance.bound}, got {x_length!r}")
+    length = check_x_length(x_length, instance.bound)
     ttft = instance.m * instance.bound + (instance.m - 1) * length
     return _build(instance, length, ttft, None)
+
+
+def check_x_length(x_length: int | None, bound: int) -> int:
+    """Return ``L`` (default :data:`DEFAULT_X_LENGTH`), or raise InputError unless ``1 <= L <= B``."""
+    length = DEFAULT_X_LENGTH if x_length is None else x_length
+    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= bound:
+        raise InputError(f"x_length L must be an integer with 1 <= L <= B = {bound}, got {x_length!r}")
+    return length
 
 
 def construct_changed(instance: ThreePartition, change: Change | str, *, x_length: int | None = None) -> Construction:

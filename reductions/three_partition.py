@@ -264,15 +264,26 @@ def _indices_of(sizes: tuple[int, ...], triples: list[tuple[int, int, int]]) -> 
     return tuple(sorted(groups))
 
 
+def check_bound(bound: int) -> tuple[int, int]:
+    """Return :func:`size_range` of ``B``, or raise InputError if no allowed triple sums to ``B``.
+
+    >>> check_bound(8)
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: B = 8 admits no triple of sizes with B/4 < a_i < B/2 summing to B
+    """
+    if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
+        raise InputError(f"B must be a positive integer, got {bound!r}")
+    lo, hi = size_range(bound)
+    if 3 * lo > bound or 3 * hi < bound:
+        raise InputError(f"B = {bound} admits no triple of sizes with B/4 < a_i < B/2 summing to B")
+    return lo, hi
+
+
 def _check_generator_args(m: int, bound: int) -> tuple[int, int]:
     if isinstance(m, bool) or not isinstance(m, int) or m < 1:
         raise InputError(f"m must be an integer >= 1, got {m!r}")
-    if isinstance(bound, bool) or not isinstance(bound, int):
-        raise InputError(f"B must be an integer, got {bound!r}")
-    lo, hi = size_range(bound)
-    if 3 * lo > bound or 3 * hi < bound:
-        raise InputError(f"B = {bound} admits no triple with B/4 < a_i < B/2 summing to B; use B >= 13 or B = 9, 10")
-    return lo, hi
+    return check_bound(bound)
 
 
 def planted_yes(m: int, bound: int = DEFAULT_BOUND, *, seed: int | np.random.Generator = 0) -> ThreePartition:

@@ -30,6 +30,7 @@ import multiprocessing
 import platform
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -46,6 +47,7 @@ from prefix_sched.theory.stream import Stream
 from prefix_sched.reductions.construction import (
     CertificateError,
     certify_schedule,
+    check_x_length,
     construct,
     partition_from_schedule,
     schedule_from_partition,
@@ -54,6 +56,7 @@ from prefix_sched.reductions.three_partition import (
     DEFAULT_BOUND,
     ThreePartition,
     certified_no,
+    check_bound,
     decide,
     planted_yes,
 )
@@ -61,7 +64,10 @@ from prefix_sched.reductions.three_partition import (
 SOLVERS = ("dp",)
 DEFAULT_SOLVER = "dp"
 DEFAULT_MS = (1, 2, 3, 4, 5)
-DEFAULT_COUNT = 2
+DEFAULT_COUNT = 3
+DEFAULT_COUNT_LARGE = 1  # m >= LARGE_M: the DP needs about 2 minutes and 1.3 GB per instance at m = 5
+LARGE_M = 5
+DEFAULT_WORKERS = 2
 DEFAULT_TIME_LIMIT = 60.0
 DP_MAX_STATES = 30_000_000
 KINDS = ("yes", "no")
@@ -119,9 +125,12 @@ def decide_ttft(
 
 
 def _run_dp(stream: Stream, bound, limit: float, max_states: int) -> tuple[str, tuple[int, ...] | None, str]:
-    context = multiprocessing.get_context("fork")
+    # forkserver: safe when the battery runs cases from several threads; the stream travels as records
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    records = [(q.qid, q.prompt, q.arrival) for q in stream.queries]
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_dp_child, args=(sender, stream, bound, max_states), daemon=True)
+    process = context.Process(target=_dp_child, args=(sender, records, bound, max_states), daemon=True)
     process.start()
     sender.close()
     try:
@@ -139,8 +148,8 @@ def _run_dp(stream: Stream, bound, limit: float, max_states: int) -> tuple[str, 
     return status, order, detail
 
 
-def _dp_child(sender, stream: Stream, bound, max_states: int) -> None:
-    result = feasible_endings(stream, bound, max_states=max_states)
+def _dp_child(sender, records, bound, max_states: int) -> None:
+    result = feasible_endings(Stream.from_records(records), bound, max_states=max_states)
     sender.send((result.status, result.best_order(), result.states))
     sender.close()
 
@@ -207,18 +216,24 @@ def run_case(
     base = dict(m=instance.m, kind=kind, seed=seed, instance=instance, partition_answer=partition.answer,
                 partition_groups=partition.groups, partition_seconds=partition_seconds,
                 ttft=construction.ttft, solver=solver)
-    certificates = []
-    try:
-        if partition.answer:
+    certificates, problems = [], []
+    if partition.answer:
+        try:
             certify_schedule(construction, schedule_from_partition(construction, partition.groups))
             certificates.append("partition->schedule")
+        except CertificateError as err:
+            problems.append(f"certificate failed: {err}")
+    try:
         verdict = decide_ttft(construction.stream, construction.ttft, solver=solver, time_limit=time_limit)
     except CertificateError as err:
-        return CaseReport(**base, certificates=tuple(certificates), problem=f"certificate failed: {err}")
+        problems.append(f"certificate failed: {err}")
+        return CaseReport(**base, certificates=tuple(certificates), problem="; ".join(problems))
     base.update(ttft_status=verdict.status, ttft_seconds=verdict.seconds, ttft_detail=verdict.detail)
     if verdict.order is not None:
         base["order_ids"] = tuple(str(construction.stream.queries[i].qid) for i in verdict.order)
-    problems = [p for p in [_disagreement(kind, partition.answer, verdict)] if p]
+    disagreement = _disagreement(kind, partition.answer, verdict)
+    if disagreement:
+        problems.insert(0, disagreement)
     if verdict.status == FEASIBLE:
         try:
             partition_from_schedule(construction, verdict.order)
@@ -249,25 +264,33 @@ def impossible_case(m: int) -> CaseReport:
 class BatterySettings:
     """What the battery runs: ``count`` yes- and ``count`` no-instances for each ``m`` in ``ms``.
 
-    Case ``k`` of kind ``kind`` for ``m`` is drawn with the seed ``(seed, m, kind, k)``
-    (kind 0 = yes, 1 = no), so any single case can be rebuilt.
+    ``count`` None means :data:`DEFAULT_COUNT` per kind for ``m < 5`` and :data:`DEFAULT_COUNT_LARGE`
+    from ``m = 5`` on (the exact DP takes minutes there). Case ``k`` of kind ``kind`` for ``m`` is
+    drawn with the seed ``(seed, m, kind, k)`` (kind 0 = yes, 1 = no), so any case can be rebuilt.
+    ``workers`` cases are decided at once (each in its own process).
     """
 
     ms: tuple[int, ...] = DEFAULT_MS
-    count: int = DEFAULT_COUNT
+    count: int | None = None
     seed: int = 0
     bound: int = DEFAULT_BOUND
     x_length: int | None = None
     solver: str = DEFAULT_SOLVER
     time_limit: float = DEFAULT_TIME_LIMIT
+    workers: int = DEFAULT_WORKERS
 
     def __post_init__(self) -> None:
         if not self.ms or any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in self.ms):
             raise InputError(f"m values must be integers >= 1, got {list(self.ms)}")
-        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+        if self.count is not None and (isinstance(self.count, bool) or not isinstance(self.count, int)
+                                       or self.count < 1):
             raise InputError(f"count must be an integer >= 1, got {self.count!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise InputError(f"workers must be an integer >= 1, got {self.workers!r}")
         if self.solver not in SOLVERS:
             raise InputError(f"unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
+        check_bound(self.bound)
+        check_x_length(self.x_length, self.bound)
         if not self.time_limit > 0:
             raise InputError(f"time limit must be > 0 seconds, got {self.time_limit!r}")
 
@@ -278,12 +301,19 @@ class BatterySettings:
                 if kind == "no" and m == 1:
                     yield m, kind, None
                     continue
-                for k in range(self.count):
+                for k in range(self.count_for(m)):
                     yield m, kind, (self.seed, m, code, k)
 
+    def count_for(self, m: int) -> int:
+        """Instances per kind for ``m``."""
+        if self.count is not None:
+            return self.count
+        return DEFAULT_COUNT if m < LARGE_M else DEFAULT_COUNT_LARGE
+
     def to_json(self) -> dict[str, Any]:
-        return {"m": list(self.ms), "count": self.count, "seed": self.seed, "B": self.bound,
-                "x_length": self.x_length, "solver": self.solver, "time_limit_s": self.time_limit}
+        return {"m": list(self.ms), "count_per_m": {str(m): self.count_for(m) for m in self.ms},
+                "seed": self.seed, "B": self.bound, "x_length": self.x_length, "solver": self.solver,
+                "time_limit_s": self.time_limit, "workers": self.workers}
 
 
 def instance_for(m: int, kind: str, seed: tuple[int, ...], bound: int) -> ThreePartition:
@@ -293,28 +323,31 @@ def instance_for(m: int, kind: str, seed: tuple[int, ...], bound: int) -> ThreeP
 
 
 def run_battery(
-    settings: BatterySettings, *, on_case: Callable[[int, int, CaseReport | None, str], None] | None = None
+    settings: BatterySettings, *, on_case: Callable[[int, int, CaseReport, str], None] | None = None
 ) -> list[CaseReport]:
-    """Run every case of ``settings``; ``on_case(done, total, report, label)`` reports progress.
+    """Run every case of ``settings`` (``workers`` at once); reports come back in battery order.
 
-    ``on_case`` is called with ``report`` None before a case starts and with its report after.
+    ``on_case(done, total, report, label)`` is called, from the calling thread, as cases finish.
     """
     cases = list(settings.cases())
-    reports = []
-    for done, (m, kind, seed) in enumerate(cases):
-        label = f"m={m} {kind}" + ("" if seed is None else f" #{seed[-1]}")
-        if on_case:
-            on_case(done, len(cases), None, label)
-        if seed is None:
-            report = impossible_case(m)
-        else:
-            instance = instance_for(m, kind, seed, settings.bound)
-            report = run_case(instance, kind=kind, seed=seed, solver=settings.solver,
-                              time_limit=settings.time_limit, x_length=settings.x_length)
-        reports.append(report)
-        if on_case:
-            on_case(done + 1, len(cases), report, label)
+    labels = [f"m={m} {kind}" + ("" if seed is None else f" #{seed[-1]}") for m, kind, seed in cases]
+    reports: list[CaseReport | None] = [None] * len(cases)
+    with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+        futures = {pool.submit(_battery_case, settings, *case): index for index, case in enumerate(cases)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            index = futures[future]
+            reports[index] = future.result()
+            if on_case:
+                on_case(done, len(cases), reports[index], labels[index])
     return reports
+
+
+def _battery_case(settings: BatterySettings, m: int, kind: str, seed: tuple[int, ...] | None) -> CaseReport:
+    if seed is None:
+        return impossible_case(m)
+    instance = instance_for(m, kind, seed, settings.bound)
+    return run_case(instance, kind=kind, seed=seed, solver=settings.solver, time_limit=settings.time_limit,
+                    x_length=settings.x_length)
 
 
 def versions() -> dict[str, str]:

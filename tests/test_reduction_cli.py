@@ -82,8 +82,10 @@ def test_a_broken_construction_is_caught_and_exits_1(monkeypatch, tmp_path, caps
 
 
 def test_a_failing_certificate_exits_1(monkeypatch, capsys):
-    """With y_j not identical to x_j the partition's schedule misses T: the certificate must fail."""
+    """With y_j not identical to x_j, y_1 costs L = 1 and pushes e to TTFT T + 1 = 41 (m = 1, T = B = 40)."""
     monkeypatch.setattr(verify, "construct", lambda inst, x_length=None: construction.construct_changed(
         inst, construction.Change.Y_DIFFERS, x_length=x_length))
     assert verify_reduction.main(["--m", "1", "--count", "1"]) == 1
-    assert "certificate failed: the schedule gives query 'y1' TTFT" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "certificate failed: the schedule gives query 'e' TTFT 41 > T = 40" in out
+    assert "disagreement: 3-PARTITION says yes, TTFT feasibility says INFEASIBLE" in out

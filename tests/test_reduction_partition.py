@@ -111,7 +111,7 @@ def test_certified_no_gives_up_with_a_clear_error():
 
 
 def test_generators_refuse_bounds_without_triples():
-    with pytest.raises(InputError, match="B = 8 admits no triple"):
+    with pytest.raises(InputError, match="B = 8 admits no triple of sizes"):
         planted_yes(2, 8)
 
 

@@ -23,9 +23,13 @@ from rich.table import Table
 
 from prefix_sched.commands.common import progress_bar, stderr, stdout
 from prefix_sched.errors import InputError, PrefixSchedError
+from prefix_sched.reductions.construction import check_x_length
 from prefix_sched.reductions.three_partition import DEFAULT_BOUND, read_instance
 from prefix_sched.reductions.verify import (
     DEFAULT_COUNT,
+    DEFAULT_COUNT_LARGE,
+    DEFAULT_WORKERS,
+    LARGE_M,
     DEFAULT_MS,
     DEFAULT_SOLVER,
     DEFAULT_TIME_LIMIT,
@@ -60,13 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--m", action="append", metavar="M",
                         help="group counts to test: an integer, a list '2,3' or a range '1-5'; repeatable "
                              f"(default {DEFAULT_MS[0]}-{DEFAULT_MS[-1]})")
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT,
-                        help=f"yes- and no-instances per m (default {DEFAULT_COUNT})")
+    parser.add_argument("--count", type=int, default=None,
+                        help=f"yes- and no-instances per m (default {DEFAULT_COUNT} for m < {LARGE_M}, "
+                             f"{DEFAULT_COUNT_LARGE} from m = {LARGE_M} on)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help=f"cases decided at once, each in its own process (default {DEFAULT_WORKERS})")
     parser.add_argument("--seed", type=int, default=0, help="battery seed (default 0)")
     parser.add_argument("--B", dest="bound", type=int, default=DEFAULT_BOUND,
                         help=f"the 3-PARTITION bound B of generated instances (default {DEFAULT_BOUND})")
     parser.add_argument("--x-length", type=int, default=None,
-                        help="length L of the X queries, 1 <= L <= B (default B)")
+                        help="length L of the X queries, 1 <= L <= B (default 1)")
     parser.add_argument("--time-limit", default=str(DEFAULT_TIME_LIMIT),
                         help=f"seconds per TTFT decision before it counts as unknown (default {DEFAULT_TIME_LIMIT:g})")
     parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER,
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if args.m:
             raise InputError("--m applies to the battery, not to --input")
         instance = read_instance(args.input)
+        check_x_length(args.x_length, instance.bound)
         settings = {"input": str(args.input), "x_length": args.x_length, "solver": args.solver,
                     "time_limit_s": time_limit}
         stderr.print(f"deciding {args.input} (m = {instance.m}, B = {instance.bound}) ...")
@@ -92,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
                             x_length=args.x_length)]
     else:
         battery = BatterySettings(ms=_parse_ms(args.m), count=args.count, seed=args.seed, bound=args.bound,
-                                  x_length=args.x_length, solver=args.solver, time_limit=time_limit)
+                                  x_length=args.x_length, solver=args.solver, time_limit=time_limit,
+                                  workers=args.workers)
         settings = battery.to_json()
         total = sum(1 for _ in battery.cases())
         with progress_bar(total, "verify-reduction", sys.stderr.isatty()) as bar:
@@ -137,10 +146,10 @@ def _parse_ms(values: Sequence[str] | None) -> tuple[int, ...]:
 
 
 def _progress(bar):
-    def on_case(done: int, total: int, report: CaseReport | None, label: str) -> None:
+    def on_case(done: int, total: int, report: CaseReport, label: str) -> None:
         if bar is not None:
             bar(done)
-        elif report is not None:
+        else:
             state = "ok" if report.ok else "FAILED"
             stderr.print(f"[{done}/{total}] {label}: {report.ttft_status or 'n/a'} in {report.seconds:.2f} s, {state}")
     return on_case
