@@ -68,7 +68,7 @@ DEFAULT_COUNT = 3
 DEFAULT_COUNT_LARGE = 1  # m >= LARGE_M: the DP needs about 2 minutes and 1.3 GB per instance at m = 5
 LARGE_M = 5
 DEFAULT_WORKERS = 2
-DEFAULT_TIME_LIMIT = 60.0
+DEFAULT_TIME_LIMIT = 300.0
 DP_MAX_STATES = 30_000_000
 KINDS = ("yes", "no")
 REPORT_FORMAT = "prefix-sched.verify-reduction"
