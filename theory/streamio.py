@@ -83,7 +83,7 @@ def read_stream(path: Path | str) -> Stream:
     for number, record in lines:
         try:
             qid = _field(path, number, record, "id")
-            arrival = exact_number(_field(path, number, record, "arrival"), "arrival")
+            arrival = exact_number(_field(path, number, record, "arrival"), "arrival", minimum=0)
             if ("segments" in record) == ("tokens" in record):
                 raise FormatError("a query needs exactly one of 'segments' and 'tokens'")
             if "segments" in record:
@@ -94,6 +94,8 @@ def read_stream(path: Path | str) -> Stream:
                 if not isinstance(record["tokens"], list):
                     raise FormatError(f"'tokens' must be a list, got {record['tokens']!r}")
                 prompt = prompt_from_tokens(record["tokens"])
+            if not prompt:
+                raise FormatError(f"query {qid!r}: the prompt is empty")
             queries.append(Query(qid, prompt, arrival))
         except FormatError as err:
             if str(err).startswith(str(path)):
