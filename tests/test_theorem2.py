@@ -119,6 +119,17 @@ def test_other_variants_break_the_bound(name, policy):
     assert max(evaluate(stream, batch_order(stream, policy(found.r))).ttft) == found.max_ttft
 
 
+def test_online_view_breaks_the_batch_bound():
+    """Online (start at the first arrival), k-LPM can split user groups: exhaustive search at n = 10
+    found this order (none for n <= 8 on the grid of the other tests); max TTFT 59 > bound 54."""
+    users = (0, 1, 2, 1, 2, 3, 4, 3, 4, 0)
+    stream = definition4_stream(users, 6, 2, 1)
+    run = simulate(stream, klpm_spec(2), view="online")
+    bound = bounds.KLPM_TIGHT.value(**parse_definition4(stream).params())
+    assert (run.evaluation.max_ttft, bound) == (59, 54)
+    assert run.evaluation.total_reused < (10 - 5) * 6  # a user's prefix was recomputed
+
+
 def test_checker_passes_klpm_and_fails_broken_schedule():
     stream = regular_arrival_shuffled_queue(n=40, r=4, u=30, d=3, delta=7, seed=5)
     run = simulate(stream, klpm_spec(4), view="fixed")
@@ -171,7 +182,7 @@ def test_lpm_failure_matches_sympy_and_simulation_uniformity():
         assert bounds.lpm_failure(n_v, e) == bounds.LPM_LOWER.failure_probability(n=n_v, eps=e)
 
 
-@pytest.mark.parametrize("view", ["batch", "fixed", "online"])
+@pytest.mark.parametrize("view", ["batch", "fixed"])
 def test_adversarial_search_never_exceeds_tight_bound(view):
     for seed, (n_v, r_v, delta_v) in enumerate([(12, 2, 2), (12, 3, 5), (16, 4, 1)]):
         result = adversarial_search(n_v, r_v, 6, 2, delta_v, klpm_spec(r_v), view, iterations=60, restarts=1, seed=seed)

@@ -9,8 +9,8 @@ k-LPM with ``k = r - 1`` and ``cycle_start="fcfs"``, any tie-breaking, in two vi
 - ``fixed``: the order is served from time 0 (Definition 2); every completion is at most the batch
   one with ``s = (n - 1) Delta``, so the same bound holds.
 
-The online view has no proof (THEORY.md: it held on every exhaustive and adversarial search), so
-it is refused rather than checked against a bound that is only conjectured.
+The online view has no proven bound (THEORY.md: the batch bound fails there, n = 10), so it is
+refused rather than checked against a bound that does not hold.
 
 Examples
 --------
