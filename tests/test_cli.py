@@ -96,3 +96,18 @@ def test_console_script_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "prefix_sched.cli", "simulate", "--policy", "bogus"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "valid policies: fcfs, lpm, k-lpm" in result.stderr
+
+
+def test_guarantee_command_gates_on_the_proven_bound(tmp_path, capsys):
+    """k-LPM with k = r - 1, FCFS first, in the fixed view meets the bound; the reversed order of
+    a backed-up stream does not (its first arrival is served last)."""
+    stream_path, good, bad = tmp_path / "s.jsonl", tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    main(["generate", "def4", "--n", "24", "--r", "4", "--u", "50", "--d", "5", "--delta", "3",
+          "--out", str(stream_path)])
+    assert main(["simulate", str(stream_path), "--policy", "k-lpm", "--k", "3", "--cycle-start", "fcfs",
+                 "--view", "fixed", "--out", str(good)]) == 0
+    assert main(["guarantee", str(stream_path), str(good)]) == 0
+    lines = good.read_text().splitlines()
+    bad.write_text("\n".join([lines[0]] + lines[:0:-1]) + "\n")
+    assert main(["guarantee", str(stream_path), str(bad)]) == 1
+    assert "BROKEN" in capsys.readouterr().out
