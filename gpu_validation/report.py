@@ -81,11 +81,14 @@ def _plot_calibration(result: dict[str, Any], path: Path) -> Path:
     fits = {name: CostFit(f["form"], f["beta_seconds_per_token"], f["alpha"], f["overhead_seconds"], f["r2"], ())
             for name, f in result["fits"].items() if isinstance(f, dict)}
     points = result["calibration"]
-    fractions = sorted({round(p["reused"] / p["length"], 2) for p in points})
+    fractions = sorted(result["settings"]["reuse"])
+
+    def nearest(point):  # the requested fraction behind reused = floor(fraction * length)
+        return min(fractions, key=lambda f: abs(f - point["reused"] / point["length"]))
+
     fig, ax = plt.subplots(figsize=(7, 5))
     for colour, fraction in enumerate(fractions):
-        group = sorted((p for p in points if round(p["reused"] / p["length"], 2) == fraction),
-                       key=lambda p: p["new_tokens"])
+        group = sorted((p for p in points if nearest(p) == fraction), key=lambda p: p["new_tokens"])
         x = [p["new_tokens"] for p in group]
         ax.scatter(x, [p["median_seconds"] for p in group], color=f"C{colour}", label=f"measured, reuse {fraction:.0%}")
         for fit, style in ((fits["definition2"], "-"), (fits["overhead"], ":")):

@@ -86,7 +86,7 @@ def environment(device: str) -> dict[str, Any]:
         "device": device, "dtype": str(device_dtype(device)).removeprefix("torch."),
         "torch": torch.__version__, "transformers": transformers.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
-        "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+        "cpu": _cpu_name(), "torch_threads": torch.get_num_threads(),
     }
     if device == "cuda":
         info["device_name"] = torch.cuda.get_device_name(0)
@@ -94,6 +94,18 @@ def environment(device: str) -> dict[str, Any]:
     else:
         info["device_name"] = info["cpu"]
     return info
+
+
+def _cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else the machine type."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def calibration_points(settings: Settings) -> list[tuple[int, int]]:
