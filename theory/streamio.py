@@ -24,12 +24,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from prefix_sched.errors import FormatError, InputError, PrefixSchedError
+from prefix_sched.errors import FormatError, InputError
 from prefix_sched.theory.evaluator import Evaluation
-from prefix_sched.theory.exact import exact_number, to_json
+from prefix_sched.theory.exact import Exact, exact_number, to_json
 from prefix_sched.theory.prompt import make_prompt, prompt_from_tokens
 from prefix_sched.theory.stream import Query, Stream
 
@@ -58,53 +59,62 @@ def _lines(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, record
 
 
-def _check_header(path: Path | str, number: int, record: Mapping[str, Any], expected: str) -> None:
-    if record.get("format") != expected:
-        raise FormatError(f"{path}:{number}: expected a header with format {expected!r}, got {record.get('format')!r}")
-    if record.get("version") != VERSION:
-        raise FormatError(f"{path}:{number}: unsupported {expected} version {record.get('version')!r}; this toolkit reads version {VERSION}")
+def _with_header(path: Path | str, expected: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The lines after a checked ``expected`` header; the header itself is yielded first."""
+    lines = _lines(path)
+    try:
+        number, header = next(lines)
+    except StopIteration:
+        raise FormatError(f"{path}: empty file, expected a {expected} header") from None
+    if header.get("format") != expected:
+        raise FormatError(f"{path}:{number}: expected a header with format {expected!r}, got {header.get('format')!r}")
+    if header.get("version") != VERSION:
+        raise FormatError(f"{path}:{number}: unsupported {expected} version {header.get('version')!r}; "
+                          f"this toolkit reads version {VERSION}")
+    yield number, header
+    yield from lines
 
 
-def _field(path: Path | str, number: int, record: Mapping[str, Any], name: str) -> Any:
+@contextmanager
+def _located(path: Path | str, number: int | None) -> Iterator[None]:
+    """Re-raise an input error as a FormatError naming the file and line (None: the whole file)."""
+    try:
+        yield
+    except InputError as err:
+        where = path if number is None else f"{path}:{number}"
+        raise FormatError(f"{where}: {err}") from err
+
+
+def _field(record: Mapping[str, Any], name: str) -> Any:
     if name not in record:
-        raise FormatError(f"{path}:{number}: missing field {name!r}")
+        raise FormatError(f"missing field {name!r}")
     return record[name]
 
 
 def read_stream(path: Path | str) -> Stream:
     """Read a ``prefix-sched.stream`` JSONL file; every error names the file and line."""
-    lines = _lines(path)
-    try:
-        number, header = next(lines)
-    except StopIteration:
-        raise FormatError(f"{path}: empty file, expected a {STREAM_FORMAT} header") from None
-    _check_header(path, number, header, STREAM_FORMAT)
+    lines = _with_header(path, STREAM_FORMAT)
+    _, header = next(lines)
     queries = []
     for number, record in lines:
-        try:
-            qid = _field(path, number, record, "id")
-            arrival = exact_number(_field(path, number, record, "arrival"), "arrival")
-            if ("segments" in record) == ("tokens" in record):
-                raise FormatError("a query needs exactly one of 'segments' and 'tokens'")
-            if "segments" in record:
-                if not isinstance(record["segments"], list):
-                    raise FormatError(f"'segments' must be a list, got {record['segments']!r}")
-                prompt = make_prompt(record["segments"])
-            else:
-                if not isinstance(record["tokens"], list):
-                    raise FormatError(f"'tokens' must be a list, got {record['tokens']!r}")
-                prompt = prompt_from_tokens(record["tokens"])
-            queries.append(Query(qid, prompt, arrival))
-        except FormatError as err:
-            if str(err).startswith(str(path)):
-                raise
-            raise FormatError(f"{path}:{number}: {err}") from err
-        except InputError as err:
-            raise FormatError(f"{path}:{number}: {err}") from err
-    try:
+        with _located(path, number):
+            queries.append(_query(record))
+    with _located(path, None):
         return Stream(tuple(queries), header.get("meta") or {})
-    except PrefixSchedError as err:
-        raise FormatError(f"{path}: {err}") from err
+
+
+def _query(record: Mapping[str, Any]) -> Query:
+    qid = _field(record, "id")
+    arrival = exact_number(_field(record, "arrival"), "arrival", minimum=0)
+    if ("segments" in record) == ("tokens" in record):
+        raise FormatError("a query needs exactly one of 'segments' and 'tokens'")
+    kind = "segments" if "segments" in record else "tokens"
+    if not isinstance(record[kind], list):
+        raise FormatError(f"{kind!r} must be a list, got {record[kind]!r}")
+    prompt = make_prompt(record[kind]) if kind == "segments" else prompt_from_tokens(record[kind])
+    if not prompt:
+        raise FormatError(f"query {qid!r}: the prompt is empty")
+    return Query(qid, prompt, arrival)
 
 
 def write_stream(stream: Stream, path: Path | str | TextIO) -> None:
@@ -150,19 +160,12 @@ def read_schedule_order(path: Path | str, stream: Stream) -> list[int]:
 
     Only the order is taken from the file; times in it are recomputed by the evaluator.
     """
-    lines = _lines(path)
-    try:
-        number, header = next(lines)
-    except StopIteration:
-        raise FormatError(f"{path}: empty file, expected a {SCHEDULE_FORMAT} header") from None
-    _check_header(path, number, header, SCHEDULE_FORMAT)
+    lines = _with_header(path, SCHEDULE_FORMAT)
+    next(lines)
     order = []
     for number, record in lines:
-        qid = _field(path, number, record, "id")
-        try:
-            order.append(stream.index_of(qid))
-        except InputError as err:
-            raise FormatError(f"{path}:{number}: {err}") from err
+        with _located(path, number):
+            order.append(stream.index_of(_field(record, "id")))
     return order
 
 
@@ -183,30 +186,25 @@ def read_mooncake(path: Path | str, tokens_per_ms: object, limit: int | None = N
     for number, record in _lines(path):
         if limit is not None and len(queries) >= limit:
             break
-        try:
-            timestamp = exact_number(_field(path, number, record, "timestamp"), "timestamp", minimum=0)
-            length = _field(path, number, record, "input_length")
-            hashes = _field(path, number, record, "hash_ids")
-            if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
-                raise FormatError(f"input_length must be a positive integer, got {length!r}")
-            if not isinstance(hashes, list) or len(hashes) != math.ceil(length / MOONCAKE_BLOCK):
-                raise FormatError(
-                    f"hash_ids must list ceil(input_length / {MOONCAKE_BLOCK}) = "
-                    f"{math.ceil(length / MOONCAKE_BLOCK)} blocks, got {hashes!r:.80}"
-                )
-            last = length - MOONCAKE_BLOCK * (len(hashes) - 1)
-            segments = [[h, MOONCAKE_BLOCK] for h in hashes[:-1]] + [[hashes[-1], last]]
-            queries.append(Query(f"m{number}", make_prompt(segments), timestamp * rate))
-        except FormatError as err:
-            if str(err).startswith(str(path)):
-                raise
-            raise FormatError(f"{path}:{number}: {err}") from err
-        except InputError as err:
-            raise FormatError(f"{path}:{number}: {err}") from err
+        with _located(path, number):
+            queries.append(_mooncake_query(record, number, rate))
     if not queries:
         raise FormatError(f"{path}: no requests in the trace")
     meta = {"generator": "mooncake", "source": Path(path).name, "tokens_per_ms": to_json(rate)}
-    try:
+    with _located(path, None):
         return Stream(tuple(queries), meta)
-    except PrefixSchedError as err:
-        raise FormatError(f"{path}: {err}") from err
+
+
+def _mooncake_query(record: Mapping[str, Any], number: int, rate: Exact) -> Query:
+    timestamp = exact_number(_field(record, "timestamp"), "timestamp", minimum=0)
+    length = _field(record, "input_length")
+    hashes = _field(record, "hash_ids")
+    if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
+        raise FormatError(f"input_length must be a positive integer, got {length!r}")
+    blocks = math.ceil(length / MOONCAKE_BLOCK)
+    if not isinstance(hashes, list) or len(hashes) != blocks:
+        raise FormatError(f"hash_ids must list ceil(input_length / {MOONCAKE_BLOCK}) = {blocks} blocks, "
+                          f"got {hashes!r:.80}")
+    last = length - MOONCAKE_BLOCK * (blocks - 1)
+    segments = [[h, MOONCAKE_BLOCK] for h in hashes[:-1]] + [[hashes[-1], last]]
+    return Query(f"m{number}", make_prompt(segments), timestamp * rate)

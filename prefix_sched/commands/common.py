@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from contextlib import contextmanager
 from fractions import Fraction
 from collections.abc import Iterator, Callable
@@ -15,7 +16,8 @@ from prefix_sched.theory.stream import Stream
 from prefix_sched.theory.streamio import read_mooncake, read_stream
 
 DEFAULT_TOKENS_PER_MS = 20
-stdout = Console(highlight=False)
+# Tables stay whole when piped to a file or a CI log (rich would wrap them at 80 columns).
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, highlight=False)
 
 

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         stream = load_stream(args)
         source = args.stream
     bound = exact_number(args.ttft, "TTFT bound T", minimum=0) if args.ttft is not None else None
-    specs = _specs(args)
+    specs = policy_specs(args)
     if args.out is not None and len(specs) != 1:
         raise InputError(f"--out writes one run, but {len(specs)} policy runs were asked for; pick one policy")
     runs = []
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _specs(args: argparse.Namespace):
+def policy_specs(args: argparse.Namespace) -> list:
+    """The policy runs asked for by ``--policy``/``--k``/``--tie-break``/``--cycle-start``."""
     names = args.policy or list(DEFAULT_POLICIES)
     ks = args.k or list(DEFAULT_K)
     if args.k and PolicyName.KLPM.value not in names:

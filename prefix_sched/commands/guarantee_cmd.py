@@ -1,0 +1,34 @@
+"""``prefix-sched guarantee STREAM SCHEDULE``: hold a schedule to the proven k-LPM bound.
+
+For a Definition 4 stream (parameters read off its prompts and arrivals), the schedule's max TTFT
+is recomputed by the evaluator and compared with Theorem 2's corrected k-LPM bound (THEORY.md).
+Exit status 1 when the bound is broken, so a CI job fails on a schedule that breaks the guarantee.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stdout
+from prefix_sched.theory.guarantee import PROVEN_VIEWS, check_order
+from prefix_sched.theory.streamio import read_schedule_order
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("guarantee", help="exit 1 if a schedule breaks the proven k-LPM bound",
+                                   description=__doc__.split("\n\n")[1])
+    add_stream_arguments(parser, optional=False)
+    parser.add_argument("schedule", metavar="SCHEDULE", help="schedule file (JSONL)")
+    parser.add_argument("--view", choices=PROVEN_VIEWS, default="fixed",
+                        help="fixed: served from time 0 (default); batch: processing starts at --start")
+    parser.add_argument("--start", default=None, help="batch view's start s (default (n - 1) Delta)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stream = load_stream(args)
+    check = check_order(stream, read_schedule_order(args.schedule, stream), args.view, args.start)
+    verdict = "holds" if check.holds else "BROKEN"
+    stdout.print(f"max TTFT {fmt(check.max_ttft)} (query {check.worst_query!r}) vs proven k-LPM bound "
+                 f"{fmt(check.bound)} ({check.view} view): {verdict}")
+    return 0 if check.holds else 1

@@ -1,0 +1,110 @@
+"""Hold a computed schedule to the proven k-LPM bound of Theorem 2 (the CI check).
+
+Given a Definition 4 stream (its parameters are read off the prompts and arrivals, not trusted
+from metadata) and a processing order, re-evaluate the order with the Definition 2 evaluator and
+compare its max TTFT with :data:`~prefix_sched.theory.bounds.KLPM_TIGHT`. The bound is proven for
+k-LPM with ``k = r - 1`` and ``cycle_start="fcfs"``, any tie-breaking, in two views:
+
+- ``batch``: processing starts at ``s >= (n - 1) Delta`` (default: the last arrival);
+- ``fixed``: the order is served from time 0 (Definition 2); every completion is at most the batch
+  one with ``s = (n - 1) Delta``, so the same bound holds.
+
+The online view has no proven bound (THEORY.md: the batch bound fails there, n = 10), so it is
+refused rather than checked against a bound that does not hold.
+
+Examples
+--------
+>>> from prefix_sched.theory.theorem2 import definition4_stream, klpm_spec
+>>> from prefix_sched.solvers.simulate import simulate
+>>> stream = definition4_stream([0, 1, 0, 1], u=5, d=5, delta=0)
+>>> check_run(stream, simulate(stream, klpm_spec(2), view="fixed")).holds
+True
+>>> try:
+...     assert_guarantee(check_order(stream, [1, 2, 3, 0]))
+... except GuaranteeViolation as err:
+...     print(err)
+max TTFT 40 of query 'q0' breaks the proven k-LPM bound 30 (fixed view, s = 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from prefix_sched.errors import InputError, PrefixSchedError
+from prefix_sched.solvers.simulate import PolicyRun
+from prefix_sched.theory import bounds
+from prefix_sched.theory.evaluator import evaluate
+from prefix_sched.theory.exact import exact_number
+from prefix_sched.theory.stream import Stream
+from prefix_sched.theory.theorem2 import batch_ttfts, parse_definition4
+
+PROVEN_VIEWS = ("batch", "fixed")
+
+
+class GuaranteeViolation(PrefixSchedError):
+    """A schedule's max TTFT exceeds a proven bound."""
+
+
+@dataclass(frozen=True)
+class GuaranteeCheck:
+    """The verdict for one order: its max TTFT (by the evaluator), the bound and who is worst."""
+
+    view: str
+    start: Fraction
+    max_ttft: Fraction
+    bound: Fraction
+    worst_query: object
+
+    @property
+    def holds(self) -> bool:
+        """Whether max TTFT <= bound."""
+        return self.max_ttft <= self.bound
+
+
+def check_order(stream: Stream, order: Sequence[int], view: str = "fixed", start: object | None = None) -> GuaranteeCheck:
+    """Evaluate ``order`` on the Definition 4 ``stream`` and compare with KLPM_TIGHT.
+
+    ``start`` is the batch view's ``s`` (default, and the only value for ``fixed``: the last
+    arrival ``(n - 1) Delta``).
+    """
+    if view not in PROVEN_VIEWS:
+        raise InputError(f"no proven k-LPM bound for view {view!r}; proven views: {', '.join(PROVEN_VIEWS)}")
+    model = parse_definition4(stream)
+    last = (model.n - 1) * model.delta
+    if view == "fixed" and start is not None and exact_number(start, "start s") != last:
+        raise InputError(f"the fixed view's bound uses s = (n - 1) Delta = {last}, got start {start}")
+    s = last if start is None else Fraction(exact_number(start, "start s"))
+    if view == "batch":
+        ttft = batch_ttfts(stream, order, s)
+        order = tuple(order)
+    else:
+        evaluation = evaluate(stream, order)
+        ttft, order = evaluation.ttft, evaluation.order
+    worst = max(range(len(ttft)), key=lambda p: ttft[p])
+    bound = bounds.KLPM_TIGHT.value(**model.params(s))
+    shown_s = s if view == "batch" else Fraction(0)
+    return GuaranteeCheck(view, shown_s, Fraction(ttft[worst]), bound, stream.queries[order[worst]].qid)
+
+
+def check_run(stream: Stream, run: PolicyRun) -> GuaranteeCheck:
+    """Check a simulator run; the run must be the k-LPM the theorem is about, in the fixed view."""
+    model = parse_definition4(stream)
+    policy = run.policy
+    if policy.k != model.r - 1 or (policy.k > 0 and policy.cycle_start != "fcfs"):
+        raise InputError(
+            f"the k-LPM bound is proven for k = r - 1 = {model.r - 1} with cycle_start 'fcfs', "
+            f"got {policy.label}"
+        )
+    return check_order(stream, run.order, run.view)
+
+
+def assert_guarantee(check: GuaranteeCheck) -> GuaranteeCheck:
+    """Return ``check`` if it holds; raise :class:`GuaranteeViolation` naming the query otherwise."""
+    if not check.holds:
+        raise GuaranteeViolation(
+            f"max TTFT {check.max_ttft} of query {check.worst_query!r} breaks the proven k-LPM bound "
+            f"{check.bound} ({check.view} view, s = {check.start})"
+        )
+    return check
