@@ -12,9 +12,10 @@ layer by layer (``|S| = 1, 2, ...``) and a state is dropped when it cannot be co
   so ``c + sum(p_q : t_q + T <= x) <= x`` for every unserved deadline ``x`` (EDF without releases,
   a necessary condition).
 
-What it leaves out: minimising the max TTFT or the number of violations (done by callers through
-this feasibility test); big streams (the state space is exponential: a ``max_states`` cap turns a
-run that grows too large into UNKNOWN, never into INFEASIBLE).
+What it leaves out: minimising the max TTFT (done by :mod:`prefix_sched.solvers.exact` through this
+feasibility test) and the number of violations (CP-SAT and brute force only); big streams (the
+state space is exponential: a ``max_states`` cap or a ``time_limit`` turns a run that grows too
+large into UNKNOWN, never into INFEASIBLE).
 
 Options for Appendix A: ``subset`` restricts the stream to some queries, ``initial_prompt`` is the
 cache at the start, ``start_time`` the earliest start, ``horizon`` a time every completion must
@@ -36,6 +37,7 @@ The toy example of Section 4.2 (all arrive at 0; LPM reaches max TTFT 30):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -89,6 +91,7 @@ def feasible_endings(
     start_time: object = 0,
     horizon: object = None,
     max_states: int = DEFAULT_MAX_STATES,
+    time_limit: float | None = None,
 ) -> DPResult:
     """Decide whether some order of ``subset`` (default: the whole stream) keeps every TTFT <= ``ttft``.
 
@@ -108,6 +111,8 @@ def feasible_endings(
         Every completion must be at most this.
     max_states : int
         Cap on kept states; reaching it gives status UNKNOWN.
+    time_limit : float, optional
+        Seconds; checked between layers and every 50,000 expansions, UNKNOWN when passed.
     """
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
     alpha = exact_number(alpha, "alpha", minimum=0)
@@ -131,7 +136,8 @@ def feasible_endings(
     if limit is not None:
         deadlines = [min(x, int(limit * scale)) for x in deadlines]
     cost = _cost_matrix(prompts, initial_prompt, scale, alpha_s)
-    raw = _search(arrivals, deadlines, cost, int(start * scale), max_states)
+    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
+    raw = _search(arrivals, deadlines, cost, int(start * scale), max_states, deadline)
     status, endings, witnesses, states = raw
     return DPResult(
         status,
@@ -155,7 +161,7 @@ def _cost_matrix(prompts: list[Prompt], initial: Prompt, scale: int, alpha_s: in
     return matrix
 
 
-def _search(arrivals, deadlines, cost, start, max_states):
+def _search(arrivals, deadlines, cost, start, max_states, deadline):
     m = len(arrivals)
     cheapest = [min(cost[i][j] for i in range(m + 1) if i != j) for j in range(m)]
     by_deadline = sorted(range(m), key=lambda j: deadlines[j])
@@ -178,7 +184,9 @@ def _search(arrivals, deadlines, cost, start, max_states):
     states = len(layer)
     for _ in range(m - 1):
         following: dict[tuple[int, int], int] = {}
-        for (mask, last), clock in layer.items():
+        for expanded, ((mask, last), clock) in enumerate(layer.items()):
+            if deadline is not None and expanded % 50_000 == 0 and time.perf_counter() > deadline:
+                return UNKNOWN, {}, {}, states
             row = cost[last]
             for j in range(m):
                 if mask >> j & 1:

@@ -1,0 +1,97 @@
+"""Exact solvers: CP-SAT, the DP and brute force agree, and every answer carries checked evidence."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prefix_sched.errors import InputError
+from prefix_sched.solvers import brute
+from prefix_sched.solvers.exact import decide, minimize_max_ttft, minimize_violations, warm_start
+from prefix_sched.solvers.policies import parse_policy
+from prefix_sched.solvers.simulate import simulate
+from prefix_sched.theory.evaluator import evaluate
+from prefix_sched.theory.generators import poisson_prefix_tree
+
+from strategies import streams, toy_stream
+
+ALPHAS = st.sampled_from([0, 0, Fraction(1, 10)])
+
+
+@settings(max_examples=120, deadline=None)
+@given(stream=streams(max_n=6, fractional=True), alpha=ALPHAS)
+def test_least_max_ttft_agrees_across_solvers(stream, alpha):
+    optimum, _ = brute.best_max_ttft(stream, alpha=alpha)
+    for solver in ("cpsat", "dp", "auto"):
+        result = minimize_max_ttft(stream, alpha=alpha, solver=solver, time_limit=20)
+        assert result.status == "OPTIMAL" and result.objective == result.bound == optimum
+        assert evaluate(stream, result.order, alpha=alpha).max_ttft == optimum
+    for k in (0, 1, "inf"):
+        assert simulate(stream, parse_policy("k-lpm", k=k), alpha=alpha).evaluation.max_ttft >= optimum
+
+
+@settings(max_examples=120, deadline=None)
+@given(stream=streams(max_n=6), alpha=ALPHAS, slack=st.sampled_from([-1, 0, 1]))
+def test_feasibility_agrees_around_the_optimum(stream, alpha, slack):
+    optimum, _ = brute.best_max_ttft(stream, alpha=alpha)
+    bound = optimum + Fraction(slack, 10)
+    if bound < 0:
+        return
+    expected = "FEASIBLE" if bound >= optimum else "INFEASIBLE"
+    for solver in ("cpsat", "dp", "brute", "auto"):
+        result = decide(stream, bound, alpha=alpha, solver=solver, time_limit=20)
+        assert result.status == expected, solver
+        if expected == "FEASIBLE":
+            assert evaluate(stream, result.order, alpha=alpha).max_ttft <= bound
+        else:
+            assert result.order is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(stream=streams(max_n=6), data=st.data())
+def test_fewest_violations_agrees_with_brute_force(stream, data):
+    bound = data.draw(st.integers(0, 30))
+    expected, _ = brute.fewest_violations(stream, bound)
+    result = minimize_violations(stream, bound, solver="cpsat", time_limit=20)
+    assert result.status == "OPTIMAL" and result.objective == expected
+    assert evaluate(stream, result.order).violations(bound) == expected
+    assert simulate(stream, parse_policy("lpm")).evaluation.violations(bound) >= expected
+
+
+def test_toy_example_optimum_is_lpm():
+    """Section 4.2 (hand-worked): no order beats LPM's max TTFT 30 when all arrive at once."""
+    for solver in ("cpsat", "dp", "brute"):
+        assert minimize_max_ttft(toy_stream(), solver=solver).objective == 30
+
+
+def test_bigger_stream_solvers_agree():
+    stream = poisson_prefix_tree(groups=4, group_size=3, prefix_len=200, suffix_len=40, rate="1/180", seed=5)
+    by_dp = minimize_max_ttft(stream, solver="dp", time_limit=60)
+    by_cpsat = minimize_max_ttft(stream, solver="cpsat", time_limit=60)
+    assert by_dp.status == by_cpsat.status == "OPTIMAL"
+    assert by_dp.objective == by_cpsat.objective
+    assert decide(stream, by_dp.objective - 1, solver="cpsat", time_limit=60).status == "INFEASIBLE"
+
+
+def test_time_out_is_unknown_never_infeasible():
+    stream = poisson_prefix_tree(groups=12, group_size=4, prefix_len=300, suffix_len=30, rate="1/250", seed=2)
+    best = warm_start(stream).max_ttft
+    for solver, limit in (("cpsat", 0.05), ("dp", 0.01)):
+        result = decide(stream, best - 1, solver=solver, time_limit=limit)
+        assert result.status == "UNKNOWN" and result.order is None and result.evaluation is None
+    assert minimize_max_ttft(stream, solver="cpsat", time_limit=0.05).status in ("FEASIBLE", "OPTIMAL", "UNKNOWN")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: decide(toy_stream(), 10, solver="gurobi"), "unknown solver 'gurobi'"),
+    (lambda: decide(toy_stream(), -1), "TTFT bound T must be >= 0"),
+    (lambda: decide(toy_stream(), 10, time_limit=0), "time limit must be > 0"),
+    (lambda: minimize_violations(toy_stream(), 10, solver="dp"), "use --solver cpsat"),
+    (lambda: brute.best_max_ttft(poisson_prefix_tree(3, 3, 5, 5, 1, seed=0)), "stops at n = 8"),
+])
+def test_bad_input_is_named(call, message):
+    with pytest.raises(InputError, match=message):
+        call()
