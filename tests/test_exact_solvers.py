@@ -95,3 +95,29 @@ def test_time_out_is_unknown_never_infeasible():
 def test_bad_input_is_named(call, message):
     with pytest.raises(InputError, match=message):
         call()
+
+
+def test_solve_command_exit_codes(tmp_path, capsys):
+    from prefix_sched.cli import main
+    from prefix_sched.theory.streamio import read_schedule_order, read_stream
+
+    path, out = tmp_path / "s.jsonl", tmp_path / "best.jsonl"
+    main(["generate", "poisson", "--groups", "3", "--group-size", "3", "--prefix-len", "100",
+          "--suffix-len", "20", "--rate", "1/90", "--seed", "4", "--out", str(path)])
+    assert main(["solve", str(path), "--minimize", "max-ttft", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "OPTIMAL" in text
+    stream = read_stream(path)
+    optimum = evaluate(stream, read_schedule_order(out, stream)).max_ttft
+    assert optimum == minimize_max_ttft(stream, solver="cpsat").objective
+    assert main(["solve", str(path), "--ttft", str(optimum)]) == 0
+    assert main(["solve", str(path), "--ttft", str(optimum - 1), "--solver", "cpsat"]) == 1
+    assert "INFEASIBLE" in capsys.readouterr().out
+    assert main(["solve", str(path), "--ttft", str(optimum - 1), "--minimize", "violations"]) == 0
+    assert main(["solve", str(path)]) == 2
+    assert main(["solve", str(path), "--ttft", "5", "--time-limit", "-1"]) == 2
+    big = tmp_path / "big.jsonl"
+    main(["generate", "poisson", "--groups", "12", "--group-size", "4", "--prefix-len", "300",
+          "--suffix-len", "30", "--rate", "1/250", "--seed", "2", "--out", str(big)])
+    hint = warm_start(read_stream(big)).max_ttft
+    assert main(["solve", str(big), "--ttft", str(hint - 1), "--solver", "dp", "--time-limit", "0.01"]) == 3
