@@ -121,3 +121,17 @@ def test_solve_command_exit_codes(tmp_path, capsys):
           "--suffix-len", "30", "--rate", "1/250", "--seed", "2", "--out", str(big)])
     hint = warm_start(read_stream(big)).max_ttft
     assert main(["solve", str(big), "--ttft", str(hint - 1), "--solver", "dp", "--time-limit", "0.01"]) == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(stream=streams(max_n=5), slack=st.sampled_from([-1, 0]))
+def test_mip_peer_agrees_and_its_orders_pass_the_evaluator(stream, slack):
+    from prefix_sched.solvers.mip import decide_mip
+
+    optimum, _ = brute.best_max_ttft(stream)
+    outcome = decide_mip(stream, optimum + slack, time_limit=20) if optimum + slack >= 0 else None
+    if outcome is None:
+        return
+    assert outcome.status == ("FEASIBLE" if slack == 0 else "INFEASIBLE")
+    if outcome.order is not None:
+        assert evaluate(stream, outcome.order).max_ttft <= optimum
