@@ -40,6 +40,7 @@ import numpy as np
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.dp import FEASIBLE, INFEASIBLE, UNKNOWN, feasible_endings
+from prefix_sched.solvers import exact
 from prefix_sched.theory.evaluator import Evaluation, evaluate
 from prefix_sched.theory.exact import exact_number
 from prefix_sched.theory.stream import Stream
@@ -61,7 +62,7 @@ from prefix_sched.reductions.three_partition import (
     planted_yes,
 )
 
-SOLVERS = ("dp",)
+SOLVERS = ("dp", "cpsat")
 DEFAULT_SOLVER = "dp"
 DEFAULT_MS = (1, 2, 3, 4, 5)
 DEFAULT_COUNT = 3
@@ -106,7 +107,8 @@ def decide_ttft(
     """Decide TTFT feasibility of ``stream`` under bound ``ttft`` (alpha = 0) with an exact solver.
 
     ``dp`` runs :func:`~prefix_sched.solvers.dp.feasible_endings` in a child process that is
-    stopped after ``time_limit`` seconds (then the answer is UNKNOWN). A feasible order is
+    stopped after ``time_limit`` seconds (then the answer is UNKNOWN); ``cpsat`` runs
+    :func:`prefix_sched.solvers.exact.decide` with CP-SAT alone (no warm-start shortcut). A feasible order is
     re-evaluated here; if the evaluator finds a TTFT above the bound, CertificateError is raised.
     """
     if solver not in SOLVERS:
@@ -114,7 +116,11 @@ def decide_ttft(
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
     limit = exact_number(time_limit, "time limit", minimum=0)
     started = time.perf_counter()
-    status, order, detail = _run_dp(stream, bound, float(limit), max_states)
+    if solver == "cpsat":
+        result = exact.decide(stream, bound, solver="cpsat", time_limit=float(limit), shortcut=False)
+        status, order, detail = result.status, result.order, f"CP-SAT, {result.settings['workers']} worker(s)"
+    else:
+        status, order, detail = _run_dp(stream, bound, float(limit), max_states)
     seconds = time.perf_counter() - started
     evaluation = None
     if status == FEASIBLE:

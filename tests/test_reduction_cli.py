@@ -89,3 +89,10 @@ def test_a_failing_certificate_exits_1(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "certificate failed: the schedule gives query 'e' TTFT 41 > T = 40" in out
     assert "disagreement: 3-PARTITION says yes, TTFT feasibility says INFEASIBLE" in out
+
+
+def test_cpsat_solver_agrees_on_the_battery_up_to_m_3(tmp_path, capsys):
+    report = tmp_path / "cpsat.json"
+    assert verify_reduction.main(["--m", "2-3", "--count", "1", "--solver", "cpsat", "--json", str(report)]) == 0
+    rows = json.loads(report.read_text())["results"]
+    assert [r["ttft_status"] for r in rows] == ["FEASIBLE", "INFEASIBLE", "FEASIBLE", "INFEASIBLE"]
