@@ -30,9 +30,8 @@ from fractions import Fraction
 
 from ortools.sat.python import cp_model
 
-from prefix_sched.theory.evaluator import integer_timebase
+from prefix_sched.theory.evaluator import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.exact import Exact
-from prefix_sched.theory.prompt import overlap
 from prefix_sched.theory.stream import Stream
 
 OBJECTIVES = ("feasible", "max-ttft", "violations")
@@ -70,7 +69,7 @@ def solve_cpsat(
     factor = scale // base
     t = [a * factor for a in arrivals]
     a_s = alpha_scaled * factor
-    cost = _costs(stream, scale, a_s)
+    cost = scaled_cost_matrix([q.prompt for q in stream.queries], (), scale, a_s)
     bound = None if ttft is None else int(ttft * scale)
     cap = None if upper_bound is None else int(upper_bound * scale)
     worst = [max(cost[i][j] for i in range(n + 1) if i != j) for j in range(n)]
@@ -139,19 +138,6 @@ def solve_cpsat(
         objective_value = Fraction(round(solver.ObjectiveValue()), divisor)
         best_bound = Fraction(math.ceil(solver.BestObjectiveBound() - 1e-9), divisor)
     return CpSatOutcome(status, order, objective_value, best_bound, solver.NumConflicts(), solver.WallTime())
-
-
-def _costs(stream: Stream, scale: int, alpha_scaled: int) -> list[list[int]]:
-    prompts = [q.prompt for q in stream.queries] + [()]
-    lengths = stream.lengths
-    matrix = []
-    for previous in prompts:
-        row = []
-        for prompt, length in zip(prompts, lengths):
-            shared = overlap(prompt, previous)
-            row.append(scale * (length - shared) + alpha_scaled * (length * length - shared * shared))
-        matrix.append(row)
-    return matrix
 
 
 def _break_symmetry(model: cp_model.CpModel, stream: Stream, t: list[int], start) -> None:

@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.evaluator import integer_timebase
+from prefix_sched.theory.evaluator import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
-from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt, overlap
+from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt
 from prefix_sched.theory.stream import Stream
 
 FEASIBLE, INFEASIBLE, UNKNOWN = "FEASIBLE", "INFEASIBLE", "UNKNOWN"
@@ -135,7 +135,7 @@ def feasible_endings(
     deadlines = [a + int(bound * scale) for a in arrivals]
     if limit is not None:
         deadlines = [min(x, int(limit * scale)) for x in deadlines]
-    cost = _cost_matrix(prompts, initial_prompt, scale, alpha_s)
+    cost = scaled_cost_matrix(prompts, initial_prompt, scale, alpha_s)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
     raw = _search(arrivals, deadlines, cost, int(start * scale), max_states, deadline)
     status, endings, witnesses, states = raw
@@ -145,20 +145,6 @@ def feasible_endings(
         {members[j]: tuple(members[i] for i in order) for j, order in witnesses.items()},
         states,
     )
-
-
-def _cost_matrix(prompts: list[Prompt], initial: Prompt, scale: int, alpha_s: int) -> list[list[int]]:
-    """``cost[i][j]``: scaled cost of query j after query i; row ``m`` is the initial cache."""
-    lengths = [sum(length for _, length in p) for p in prompts]
-    rows = prompts + [initial]
-    matrix = []
-    for previous in rows:
-        row = []
-        for prompt, length in zip(prompts, lengths):
-            shared = overlap(prompt, previous)
-            row.append(scale * (length - shared) + alpha_s * (length * length - shared * shared))
-        matrix.append(row)
-    return matrix
 
 
 def _search(arrivals, deadlines, cost, start, max_states, deadline):

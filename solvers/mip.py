@@ -25,8 +25,7 @@ from fractions import Fraction
 import highspy
 import numpy as np
 
-from prefix_sched.solvers.cpsat import _costs
-from prefix_sched.theory.evaluator import integer_timebase
+from prefix_sched.theory.evaluator import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.exact import exact_number
 from prefix_sched.theory.stream import Stream
 
@@ -47,7 +46,7 @@ def decide_mip(stream: Stream, ttft: object, *, alpha: object = 0, time_limit: f
     base, alpha_scaled, arrivals = integer_timebase(stream, alpha)
     scale = math.lcm(base, Fraction(bound).denominator)
     t = [a * (scale // base) for a in arrivals]
-    cost = _costs(stream, scale, alpha_scaled * (scale // base))
+    cost = scaled_cost_matrix([q.prompt for q in stream.queries], (), scale, alpha_scaled * (scale // base))
     deadline = int(bound * scale)
     n = stream.n
     big = max(t) + deadline

@@ -74,7 +74,7 @@ def test_exhaustive_worst_case_within_tight_bound(n_v, r_v, u_v, d_v, delta_v, v
 
 def test_tight_bound_attained_with_random_ties():
     """Heads first (one query of every user), then the rest: some tie draw serves query n/r + 1 last."""
-    n_v, r_v, u_v, d_v, delta_v = 6, 3, 3, 1, 1
+    r_v, u_v, d_v, delta_v = 3, 3, 1, 1
     stream = definition4_stream([0, 1, 1, 0, 0, 1], u_v, d_v, delta_v)
     bound = bounds.KLPM_TIGHT.value(**parse_definition4(stream).params())
     values = [max_ttft(stream, klpm_spec(r_v, "random"), "batch", seed=seed) for seed in range(20)]

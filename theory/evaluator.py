@@ -37,7 +37,7 @@ from fractions import Fraction
 
 from prefix_sched.errors import InputError
 from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
-from prefix_sched.theory.prompt import EMPTY_PROMPT, overlap
+from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt, overlap, prompt_length
 from prefix_sched.theory.stream import Stream
 
 PERCENTILE_METHODS = ("linear", "inverted_cdf")
@@ -179,6 +179,24 @@ def integer_timebase(stream: Stream, alpha: Exact) -> tuple[int, int, list[int]]
     if scale == 1:
         return 1, int(alpha), arrivals
     return scale, int(alpha * scale), [int(t * scale) for t in arrivals]
+
+
+def scaled_cost_matrix(prompts: list[Prompt], initial: Prompt, scale: int, alpha_scaled: int) -> list[list[int]]:
+    """``cost[i][j]``: Definition 2's cost of prompt ``j`` right after prompt ``i``, times ``scale``
+    (with ``alpha_scaled = alpha * scale``); the last row is for the ``initial`` cache.
+
+    >>> scaled_cost_matrix([(("u", 5), ("a", 5)), (("u", 5), ("b", 5))], (), 1, 0)
+    [[0, 5], [5, 0], [10, 10]]
+    """
+    lengths = [prompt_length(p) for p in prompts]
+    matrix = []
+    for previous in list(prompts) + [initial]:
+        row = []
+        for prompt, length in zip(prompts, lengths):
+            shared = overlap(prompt, previous)
+            row.append(scale * (length - shared) + alpha_scaled * (length * length - shared * shared))
+        matrix.append(row)
+    return matrix
 
 
 def check_order(order: Sequence[int], n: int) -> tuple[int, ...]:
