@@ -7,9 +7,8 @@ import argparse
 from rich.table import Table
 
 from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stdout
-from prefix_sched.commands.simulate_cmd import policy_specs
+from prefix_sched.commands.simulate_cmd import add_policy_arguments, policy_specs
 from prefix_sched.solvers.compare import compare_policies, offered_load, plot_comparison
-from prefix_sched.solvers.policies import CYCLE_STARTS, TIE_BREAKS
 
 DEFAULT_LOADS = ("0.8", "1", "1.2", "1.5", "2")
 
@@ -21,11 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "arrival span) and serve each with every policy, online.")
     add_stream_arguments(parser, optional=False)
     parser.add_argument("--load", action="append", help=f"offered load, repeatable (default {' '.join(DEFAULT_LOADS)})")
-    parser.add_argument("--policy", action="append", metavar="NAME", help="fcfs, lpm, k-lpm; repeatable (default all)")
-    parser.add_argument("--k", action="append", metavar="K", help="k for k-lpm, repeatable (default 1 2 3 4)")
-    parser.add_argument("--tie-break", choices=TIE_BREAKS, default="oldest")
-    parser.add_argument("--cycle-start", choices=CYCLE_STARTS, default="lpm")
-    parser.add_argument("--seed", type=int, default=0, help="seed for random tie-breaking")
+    add_policy_arguments(parser, default_k="1 2 3 4")
     parser.add_argument("--alpha", default="0")
     parser.add_argument("--plot", default=None, help="save P99 against load to this PNG")
     parser.set_defaults(run=run, view="online")
@@ -33,7 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stream = load_stream(args)
-    args.k = args.k or ["1", "2", "3", "4"]
     rows = compare_policies(stream, policy_specs(args), args.load or list(DEFAULT_LOADS),
                             alpha=args.alpha, seed=args.seed)
     stdout.print(f"stream: {args.stream} ({stream.n} queries, offered load as given "

@@ -21,7 +21,6 @@ from prefix_sched.theory.streamio import write_schedule
 
 DEFAULT_EXAMPLE = {"n": 400, "r": 4, "u": 1000, "d": 100, "delta": 300, "seed": 0}
 DEFAULT_POLICIES = ("fcfs", "lpm", "k-lpm")
-DEFAULT_K = ("3",)
 PROGRESS_FROM = 50_000
 
 
@@ -31,14 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve a stream with FCFS, LPM or k-LPM (Definition 2 cost model) and report TTFTs. "
                     "Times are in token-times: the time to prefill one token with alpha = 0.")
     add_stream_arguments(parser, optional=True)
-    parser.add_argument("--policy", action="append", metavar="NAME",
-                        help=f"{', '.join(p.value for p in PolicyName)}; repeat to compare (default: all three)")
-    parser.add_argument("--k", action="append", metavar="K",
-                        help="k-LPM's LPM steps per cycle, an integer >= 0 or 'inf'; repeat for several (default 3)")
-    parser.add_argument("--tie-break", choices=TIE_BREAKS, default="oldest", help="LPM ties (default oldest)")
-    parser.add_argument("--cycle-start", choices=CYCLE_STARTS, default="lpm",
-                        help="whether a k-LPM cycle opens with its LPM steps (default) or its FCFS step")
-    parser.add_argument("--seed", type=int, default=0, help="seed for random tie-breaking (default 0)")
+    add_policy_arguments(parser, default_k="3")
     parser.add_argument("--view", choices=VIEWS, default="online", help="online server (default) or fixed order")
     parser.add_argument("--alpha", default="0", help="attention cost alpha >= 0 (exact, default 0)")
     parser.add_argument("--batch-size", type=int, default=1, help="Section 2.1 batch size B (default 1)")
@@ -74,10 +66,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_policy_arguments(parser: argparse.ArgumentParser, default_k: str) -> None:
+    """``--policy``, ``--k``, ``--tie-break``, ``--cycle-start`` and ``--seed``, read by :func:`policy_specs`."""
+    parser.add_argument("--policy", action="append", metavar="NAME",
+                        help=f"{', '.join(p.value for p in PolicyName)}; repeat to compare (default: all three)")
+    parser.add_argument("--k", action="append", metavar="K",
+                        help=f"k-LPM's LPM steps per cycle, an integer >= 0 or 'inf'; repeat for several (default {default_k})")
+    parser.add_argument("--tie-break", choices=TIE_BREAKS, default="oldest", help="LPM ties (default oldest)")
+    parser.add_argument("--cycle-start", choices=CYCLE_STARTS, default="lpm",
+                        help="whether a k-LPM cycle opens with its LPM steps (default) or its FCFS step")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random tie-breaking (default 0)")
+    parser.set_defaults(default_k=default_k.split())
+
+
 def policy_specs(args: argparse.Namespace) -> list:
     """The policy runs asked for by ``--policy``/``--k``/``--tie-break``/``--cycle-start``."""
     names = args.policy or list(DEFAULT_POLICIES)
-    ks = args.k or list(DEFAULT_K)
+    ks = args.k or args.default_k
     if args.k and PolicyName.KLPM.value not in names:
         raise InputError("--k only applies to --policy k-lpm")
     specs = []
