@@ -16,21 +16,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from fractions import Fraction
 
+from benchmark_streams import bench_stream
 from prefix_sched.solvers.exact import decide, minimize_max_ttft
 from prefix_sched.solvers.mip import decide_mip
-from prefix_sched.theory.generators import poisson_prefix_tree
-from prefix_sched.theory.stream import Stream
-
-PREFIX, SUFFIX = 300, 30
-
-
-def bench_stream(n: int, load: str, seed: int) -> Stream:
-    rate = Fraction(load) / (PREFIX + SUFFIX)
-    full = poisson_prefix_tree(groups=-(-n // 4), group_size=4, prefix_len=PREFIX, suffix_len=SUFFIX, rate=rate, seed=seed)
-    return Stream(tuple(full.queries[i] for i in full.arrival_order[:n]), {**full.meta, "n": n})
-
 
 def timed(call):
     started = time.perf_counter()
