@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 from prefix_sched import __version__
 from prefix_sched.commands import (
-    compare_cmd, evaluate_cmd, generate_cmd, guarantee_cmd, simulate_cmd, solve_cmd, validate_cmd,
+    approx_cmd, compare_cmd, evaluate_cmd, generate_cmd, guarantee_cmd, simulate_cmd, solve_cmd, validate_cmd,
     verify_reduction,
 )
 from prefix_sched.errors import PrefixSchedError
 
 COMMANDS = (
-    generate_cmd, simulate_cmd, compare_cmd, evaluate_cmd, guarantee_cmd, solve_cmd, validate_cmd, verify_reduction,
+    generate_cmd, simulate_cmd, compare_cmd, evaluate_cmd, guarantee_cmd, solve_cmd, approx_cmd, validate_cmd,
+    verify_reduction,
 )
 
 

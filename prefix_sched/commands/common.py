@@ -47,12 +47,13 @@ def fmt(value: Exact, digits: int = 2) -> str:
 
 
 @contextmanager
-def progress_bar(total: int, label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr, yielding a callback ``done(count)``; None when disabled."""
+def progress_bar(total: int, label: str, enabled: bool) -> Iterator[Callable[..., None] | None]:
+    """A rich progress bar on stderr, yielding a callback ``done(count, total=None)`` (a new total
+    when given); None when disabled."""
     if not enabled:
         yield None
         return
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda count: bar.update(task, completed=count)
+        yield lambda count, total=None: bar.update(task, completed=count, total=total)
