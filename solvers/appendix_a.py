@@ -25,8 +25,11 @@ way to serve all of ``R_i`` gives an edge to a vertex of boundary ``t_{i+1}``, w
 queries it leaves unserved (those are dropped, served after all blocks). The edges form a networkx
 DiGraph from the empty-prompt vertex; the path of least dropped queries is the schedule.
 
-With ``exact=True`` zone queries keep their deadlines (nothing is dropped): the answer is then a
-schedule meeting ``T`` for every query or a proof that none exists.
+:func:`approx` runs two passes. The exact pass gives zone queries their deadlines too (nothing is
+dropped): its answer is a schedule meeting ``T`` for every query or a proof that none exists. Only
+when it proves infeasibility does the percentile pass (zone queries optional, the paper's drop)
+look for a schedule with at most ``floor(eps n)`` queries over ``T``; its "no path" is the
+certificate. ``exact=True`` stops after the exact pass.
 
 Proof (both directions)
 -----------------------
@@ -49,10 +52,12 @@ Zero-cost queries (a prompt that is a token prefix of another, like the reductio
 are admitted: the proof above never uses costs ``>= 1`` except for the running time; the counting
 certificate uses each query's least cost ``lb_q`` (:func:`~prefix_sched.solvers.blocks.cost_floors`).
 
-Running time: at any DP state the unserved queries that can still meet ``T`` arrived within ``T``
-of the clock, at most ``2T - 1`` of cost ``>= 1``; so a state is fixed by the clock, the last query
-and a subset of ``O(T)`` queries: ``O(n · T · 4^T)`` states and ``O(n · T² · 4^T)`` time, linear in
-``n`` for fixed ``T`` (``L`` enters only through the cost of an overlap). The paper's count was
+Running time: at a live DP state with clock ``c`` every query arriving before ``c - T`` is served
+and none arriving after ``c`` is, and at most ``2T + 1`` queries of cost ``>= 1`` arrive in
+``[c - T, c]``; so the served set is an arrival-order prefix plus a subset of ``O(T)`` queries:
+``O(n · T · 4^T)`` states, each expanded in ``O(T²)`` steps, linear in ``n`` for fixed ``T``
+(``L`` enters only through the cost of an overlap). A last query that no query able to come next
+shares a prefix with is merged with the empty prompt (exact), which keeps real counts far lower. The paper's count was
 ``O(n (T/eps)!)`` per block enumeration. Without the precondition the bound is void (the answer
 stays exact); a ``max_states`` cap or ``time_limit`` gives UNKNOWN, never INFEASIBLE.
 
