@@ -27,18 +27,16 @@ Examples
 from __future__ import annotations
 
 import multiprocessing
-import platform
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from prefix_sched.errors import InputError
+from prefix_sched.provenance import package_versions
 from prefix_sched.solvers.dp import FEASIBLE, INFEASIBLE, UNKNOWN, feasible_endings
 from prefix_sched.solvers import exact
 from prefix_sched.theory.evaluator import Evaluation, evaluate
@@ -358,13 +356,7 @@ def _battery_case(settings: BatterySettings, m: int, kind: str, seed: tuple[int,
 
 def versions() -> dict[str, str]:
     """Versions of what the verdicts depend on."""
-    found = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for package in ("prefix-sched", "ortools", "numpy"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+    return package_versions("prefix-sched", "ortools", "numpy")
 
 
 @dataclass(frozen=True)

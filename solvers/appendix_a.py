@@ -79,7 +79,6 @@ it is scheduled, not certified infeasible; with T = 3 the exact mode proves that
 from __future__ import annotations
 
 import bisect
-import importlib.metadata
 import math
 import time
 from collections.abc import Callable
@@ -90,6 +89,7 @@ from typing import Any
 import networkx as nx
 
 from prefix_sched.errors import InputError
+from prefix_sched.provenance import package_versions
 from prefix_sched.solvers.blocks import (
     Block, cost_floors, counting_certificate, default_block_size, plan_blocks,
 )
@@ -212,7 +212,7 @@ def approx(
     settings = {"ttft": ttft, "eps": str(eps), "exact": exact, "block_size": size, "max_states": max_states,
                 "time_limit_s": limit, "max_length": max_length,
                 "zero_cost_queries": [stream.queries[i].qid for i, f in enumerate(floors) if f == 0][:20],
-                "versions": _versions()}
+                "versions": package_versions("networkx", "prefix-sched")}
     deadline = None if limit is None else started + limit
 
     def finish(status, blocks, **fields) -> ApproxResult:
@@ -497,13 +497,3 @@ def _check(evaluation: Evaluation, dropped: tuple[int, ...], ttft: int, budget: 
                                  f"by the block DP but the evaluator gives TTFT {value}")
     if len(dropped) > budget:
         raise AssertionError(f"{len(dropped)} dropped queries exceed the budget floor(eps n) = {budget}")
-
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("networkx", "prefix-sched"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions

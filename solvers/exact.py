@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from fractions import Fraction
 from typing import Any
 
 from prefix_sched.errors import InputError
+from prefix_sched.provenance import package_versions
 from prefix_sched.solvers import brute, dp
 from prefix_sched.solvers.cpsat import solve_cpsat
 from prefix_sched.solvers.policies import parse_policy
@@ -232,7 +232,7 @@ class _Job:
         settings = {
             "question": self.question, "solver": self.solver, "engine": engine, "time_limit_s": self.time_limit,
             "workers": self.workers, "seed": self.seed, "alpha": str(self.alpha),
-            "ttft": None if self.ttft is None else str(self.ttft), "versions": _versions(),
+            "ttft": None if self.ttft is None else str(self.ttft), "versions": package_versions("ortools", "prefix-sched"),
         }
         return ExactResult(status, tuple(order) if order is not None else None, evaluation, objective, bound,
                            time.perf_counter() - self.started, engine, settings)
@@ -254,13 +254,3 @@ def _trivial_lower_bound(stream: Stream, alpha: Exact) -> Exact:
                      default=0)
         floors.append(prefill_cost(query.length, shared, alpha))
     return max(floors)
-
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("ortools", "prefix-sched"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
