@@ -13,6 +13,11 @@ fitted by non-negative least squares (every coefficient >= 0, as a cost must be;
 trying every active set, which is cheap for three columns) in floating point: a fit is a
 measurement, not a verdict, so it is not done in exact arithmetic.
 
+A free fit can put no cost on new tokens at all (``c_new = 0``): on short prompts, where a fixed
+per-query cost dominates, noise can make a pure quadratic the best non-negative fit. Then alpha is
+undefined and :class:`DegenerateFitError` says so; the caller may fix alpha from elsewhere (the
+architecture's FLOP count) and fit only ``beta`` (``alpha=...``), recording that it did.
+
 R^2 is ``1 - SS_res / SS_tot`` with ``SS_tot`` taken about the mean (also for the fit without an
 intercept, which is the stricter choice).
 
@@ -28,12 +33,17 @@ Examples
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from prefix_sched.errors import InputError
+
+
+class DegenerateFitError(InputError):
+    """The best non-negative fit puts no cost on new tokens (``beta = 0``): alpha is undefined."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class CostFit:
     r2 : float
     residuals : tuple of float
         Measured minus fitted seconds, per point.
+    alpha_source : {"fit", "fixed"}
+        Fitted with the other coefficients, or given (only ``beta`` and ``c_0`` fitted).
     """
 
     form: str
@@ -61,6 +73,7 @@ class CostFit:
     overhead: float
     r2: float
     residuals: tuple[float, ...]
+    alpha_source: str = "fit"
 
     def predict(self, length: int, reused: int) -> float:
         """Fitted seconds to prefill a prompt of ``length`` tokens with ``reused`` cached."""
@@ -70,7 +83,8 @@ class CostFit:
     def as_dict(self) -> dict[str, object]:
         """For result files."""
         return {"form": self.form, "beta_seconds_per_token": self.beta, "alpha": self.alpha,
-                "overhead_seconds": self.overhead, "r2": self.r2, "residuals_seconds": list(self.residuals)}
+                "alpha_source": self.alpha_source, "overhead_seconds": self.overhead, "r2": self.r2,
+                "residuals_seconds": list(self.residuals)}
 
 
 def r_squared(measured: Sequence[float], fitted: Sequence[float]) -> float:
@@ -113,14 +127,35 @@ def nonnegative_least_squares(design: np.ndarray, target: np.ndarray) -> np.ndar
 
 
 def fit_cost_model(lengths: Sequence[int], reused: Sequence[int], seconds: Sequence[float],
-                   *, overhead: bool = False) -> CostFit:
+                   *, overhead: bool = False, alpha: float | None = None) -> CostFit:
     """Fit Definition 2's cost (``overhead=True``: plus a fixed per-query cost) to measured seconds.
+
+    With ``alpha`` given, only ``beta`` (and ``c_0``) are fitted, on the single column
+    ``(|p| - ov) + alpha (|p|^2 - ov^2)``.
 
     Raises
     ------
     InputError
         If the series differ in length, have fewer points than coefficients + 1, hold an
-        ``ov > |p|``, or the fit finds no per-token cost (``beta = 0``), so alpha is undefined.
+        ``ov > |p|``, or ``alpha`` is negative or not finite.
+    DegenerateFitError
+        If the fit finds no per-token cost (``beta = 0``), so alpha is undefined (free fit) or the
+        measured time does not grow with the tokens at all (``alpha`` given).
+
+    Examples
+    --------
+    Times that only a quadratic explains leave alpha undefined; fixing alpha fits beta alone:
+
+    >>> lengths, reused = [100, 200, 300, 400], [0, 0, 0, 0]
+    >>> seconds = [1e-6 * length ** 2 for length in lengths]
+    >>> try:
+    ...     fit_cost_model(lengths, reused, seconds)
+    ... except DegenerateFitError as err:
+    ...     print(err)
+    the fit found no per-token cost (beta = 0); alpha is undefined for these measurements
+    >>> fixed = fit_cost_model(lengths, reused, seconds, alpha=0.01)
+    >>> fixed.alpha_source, fixed.alpha, fixed.beta > 0
+    ('fixed', 0.01, True)
     """
     if not len(lengths) == len(reused) == len(seconds):
         raise InputError(f"lengths, reused and seconds differ in size: {len(lengths)}, {len(reused)}, {len(seconds)}")
@@ -128,17 +163,25 @@ def fit_cost_model(lengths: Sequence[int], reused: Sequence[int], seconds: Seque
         raise InputError(f"a cost fit needs at least 4 measurements, got {len(lengths)}")
     if any(not 0 <= o <= length for length, o in zip(lengths, reused)):
         raise InputError("every measurement needs 0 <= reused <= length")
+    if alpha is not None and not (math.isfinite(alpha) and alpha >= 0):
+        raise InputError(f"a fixed alpha must be finite and >= 0, got {alpha}")
     length = np.asarray(lengths, dtype=float)
     ov = np.asarray(reused, dtype=float)
     y = np.asarray(seconds, dtype=float)
-    columns = [length - ov, length ** 2 - ov ** 2]
+    new, quad = length - ov, length ** 2 - ov ** 2
+    columns = [new, quad] if alpha is None else [new + alpha * quad]
     if overhead:
         columns.insert(0, np.ones_like(length))
     design = np.column_stack(columns)
-    coef = nonnegative_least_squares(design, y)
-    c0, c_new, c_quad = (coef if overhead else np.concatenate([[0.0], coef])).tolist()
+    coef = nonnegative_least_squares(design, y).tolist()
+    c0 = coef.pop(0) if overhead else 0.0
+    c_new = coef[0]
     if c_new <= 0:
-        raise InputError("the fit found no per-token cost (beta = 0); alpha is undefined for these measurements")
-    fitted = design @ coef
-    return CostFit("overhead" if overhead else "definition2", c_new, c_quad / c_new, c0,
-                   r_squared(y, fitted), tuple((y - fitted).tolist()))
+        if alpha is None:
+            raise DegenerateFitError("the fit found no per-token cost (beta = 0); alpha is undefined for these "
+                                     "measurements")
+        raise DegenerateFitError(f"the measured prefill time does not grow with the tokens (beta = 0 even with "
+                                 f"alpha fixed at {alpha:.4g}); calibrate with longer prompts")
+    fitted = design @ np.asarray(([c0] if overhead else []) + coef)
+    return CostFit("overhead" if overhead else "definition2", c_new, coef[1] / c_new if alpha is None else alpha,
+                   c0, r_squared(y, fitted), tuple((y - fitted).tolist()), "fit" if alpha is None else "fixed")

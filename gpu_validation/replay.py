@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,6 +112,9 @@ class PrefixCacheEngine:
         self.model = model
         self.device = device
         self._measure = timer(device)
+        # transformers renamed the cache argument (``past_key_values`` until 5.x, then ``cache``).
+        accepted = inspect.signature(model.forward).parameters
+        self._cache_keyword = "cache" if "cache" in accepted else "past_key_values"
         self.reset()
 
     def reset(self) -> None:
@@ -159,7 +163,7 @@ class PrefixCacheEngine:
             for run in range(warmup + reps):
                 self._crop(kept)
                 seconds, output = self._measure(lambda: self.model(
-                    input_ids=suffix, past_key_values=self._cache, use_cache=True, logits_to_keep=keep))
+                    input_ids=suffix, **{self._cache_keyword: self._cache}, use_cache=True, logits_to_keep=keep))
                 if run >= warmup:
                     times.append(seconds)
                 logits = output.logits

@@ -44,10 +44,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"device {env['device_name']} ({env['device']}, {env['dtype']}); model {result['model']['name']} "
         f"({result['model']['parameters'] / 1e6:.1f}M parameters); torch {env['torch']}, "
         f"transformers {env['transformers']}",
-        f"Definition 2 fit: beta = {d2['beta_seconds_per_token']:.4g} s/token, alpha = {d2['alpha']:.4g}, "
-        f"R^2 = {d2['r2']:.4f} (FLOP-count alpha {fits['alpha_from_flop_count']:.4g})",
+        f"Definition 2 fit: beta = {d2['beta_seconds_per_token']:.4g} s/token, alpha = {d2['alpha']:.4g}"
+        f"{_fixed(d2)}, R^2 = {d2['r2']:.4f} (FLOP-count alpha {fits['alpha_from_flop_count']:.4g})",
         f"with overhead:    c0 = {oh['overhead_seconds']:.4g} s, beta = {oh['beta_seconds_per_token']:.4g} s/token, "
-        f"alpha = {oh['alpha']:.4g}, R^2 = {oh['r2']:.4f}",
+        f"alpha = {oh['alpha']:.4g}{_fixed(oh)}, R^2 = {oh['r2']:.4f}",
         f"prefill FLOP rate: {rate['overall_flops_per_second']:.4g} FLOP/s overall, best "
         f"{rate['best_flops_per_second']:.4g} ({100 * rate['best_fraction_of_peak']:.1f}% of the measured "
         f"matmul peak {rate['matmul_peak_flops_per_second']:.4g})",
@@ -63,6 +63,13 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"ranking by {key}: predicted {agreement['predicted']}, measured {agreement['measured']}, "
                      f"same order: {agreement['same_order']}")
     return lines
+
+
+def _fixed(fit: dict[str, Any]) -> str:
+    """A note when alpha was not fitted (the free fit put no cost on new tokens)."""
+    if fit.get("alpha_source", "fit") == "fit":
+        return ""
+    return " (fixed at the FLOP-count value: the free fit put no cost on new tokens)"
 
 
 def _pyplot():

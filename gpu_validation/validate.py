@@ -4,6 +4,9 @@
    (visited in a seeded random order, so drift in the machine's speed does not line up with size)
    are prefilled and timed.
 2. Fit: :func:`~prefix_sched.gpu_validation.fit.fit_cost_model` with and without a fixed overhead.
+   When a form's free fit puts no cost on new tokens (it happens on short, overhead-bound
+   prompts), that form is refitted with alpha fixed at the architecture's FLOP-count value, and the
+   result says so (``alpha_source: "fixed"``) rather than failing or hiding it.
 3. Replay: each policy orders the stream in the model (with the fitted ``alpha``); the engine
    prefills the queries in that order reusing the previous prompt's cache (``ov`` tokens, as the
    evaluator counts them) and times every prefill.
@@ -27,7 +30,7 @@ import numpy as np
 
 from prefix_sched.errors import InputError
 from prefix_sched.gpu_validation.compare import ScheduleTimes, pairwise_agreement
-from prefix_sched.gpu_validation.fit import CostFit, fit_cost_model, r_squared
+from prefix_sched.gpu_validation.fit import CostFit, DegenerateFitError, fit_cost_model, r_squared
 from prefix_sched.gpu_validation.models import (
     build_model, check_device, device_dtype, flop_alpha, get_shape, prefill_flops,
 )
@@ -171,8 +174,8 @@ def run_validation(stream: Stream, settings: Settings, policies: Sequence[Policy
     lengths = [p.length for p in prefills]
     reused = [p.reused for p in prefills]
     medians = [p.median_seconds for p in prefills]
-    definition2 = fit_cost_model(lengths, reused, medians)
-    corrected = fit_cost_model(lengths, reused, medians, overhead=True)
+    definition2, corrected = (fit_or_fix_alpha(lengths, reused, medians, flop_alpha(shape), overhead=form)
+                              for form in (False, True))
     alpha = Fraction(definition2.alpha).limit_denominator(ALPHA_DENOMINATOR)
 
     schedules = []
@@ -199,6 +202,21 @@ def run_validation(stream: Stream, settings: Settings, policies: Sequence[Policy
         "schedules": schedules,
         "rankings": _rankings(schedules),
     }
+
+
+def fit_or_fix_alpha(lengths: Sequence[int], reused: Sequence[int], seconds: Sequence[float],
+                     fallback_alpha: float, *, overhead: bool) -> CostFit:
+    """The free fit, or, when it puts no cost on new tokens, the fit with ``alpha = fallback_alpha``.
+
+    >>> lengths, reused = [100, 200, 300, 400], [0, 0, 0, 0]
+    >>> fit = fit_or_fix_alpha(lengths, reused, [1e-6 * n * n for n in lengths], 0.01, overhead=False)
+    >>> fit.alpha_source, fit.alpha
+    ('fixed', 0.01)
+    """
+    try:
+        return fit_cost_model(lengths, reused, seconds, overhead=overhead)
+    except DegenerateFitError:
+        return fit_cost_model(lengths, reused, seconds, overhead=overhead, alpha=fallback_alpha)
 
 
 def _prefill_record(prefill: Prefill, flops: int) -> dict[str, Any]:

@@ -18,9 +18,10 @@ import torch
 from prefix_sched.cli import main
 from prefix_sched.errors import InputError
 from prefix_sched.gpu_validation.compare import completion_times, pairwise_agreement, ranking
-from prefix_sched.gpu_validation.fit import fit_cost_model, nonnegative_least_squares, r_squared
+from prefix_sched.gpu_validation import validate as validate_module
+from prefix_sched.gpu_validation.fit import DegenerateFitError, fit_cost_model, nonnegative_least_squares, r_squared
 from prefix_sched.gpu_validation.models import SHAPES, build_model, get_shape
-from prefix_sched.gpu_validation.replay import PrefixCacheEngine
+from prefix_sched.gpu_validation.replay import Prefill, PrefixCacheEngine
 from prefix_sched.gpu_validation.tokens import prompt_token_ids
 from prefix_sched.theory.evaluator import evaluate, prefill_cost
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
@@ -149,8 +150,23 @@ def test_fit_rejects_bad_input():
         fit_cost_model([1, 2], [0, 0], [1.0, 2.0])
     with pytest.raises(InputError, match="reused <= length"):
         fit_cost_model([1, 2, 3, 4], [0, 3, 0, 0], [1.0, 2.0, 3.0, 4.0])
-    with pytest.raises(InputError, match="no per-token cost"):
+    with pytest.raises(DegenerateFitError, match="no per-token cost"):
         fit_cost_model([10, 20, 30, 40], [0, 0, 0, 0], [-1.0, -2.0, -3.0, -4.0])
+    with pytest.raises(DegenerateFitError, match="does not grow with the tokens"):
+        fit_cost_model([10, 20, 30, 40], [0, 0, 0, 0], [4.0, 3.0, 2.0, 1.0], overhead=True, alpha=0.01)
+    with pytest.raises(InputError, match="finite and >= 0"):
+        fit_cost_model([10, 20, 30, 40], [0, 0, 0, 0], [1.0, 2.0, 3.0, 4.0], alpha=float("nan"))
+
+
+@pytest.mark.parametrize("overhead", [False, True])
+def test_fixed_alpha_fit_recovers_beta_and_overhead(overhead):
+    lengths, reused = _grid()
+    c0, beta, alpha = (0.003 if overhead else 0.0), 5e-5, 3e-5
+    seconds = [c0 + beta * ((l - o) + alpha * (l * l - o * o)) for l, o in zip(lengths, reused)]
+    fit = fit_cost_model(lengths, reused, seconds, overhead=overhead, alpha=alpha)
+    assert fit.alpha_source == "fixed" and fit.alpha == alpha
+    assert fit.beta == pytest.approx(beta, rel=1e-8) and fit.overhead == pytest.approx(c0, abs=1e-10)
+    assert fit.r2 == pytest.approx(1.0)
 
 
 # --- schedule times ------------------------------------------------------------------------------
@@ -180,7 +196,7 @@ def test_validate_writes_json_and_plots(tmp_path):
     stream = regular_arrival_shuffled_queue(n=8, r=2, u=60, d=20, delta=30, seed=1)
     write_stream(stream, tmp_path / "s.jsonl")
     out = tmp_path / "out"
-    status = main(["validate", "--stream", str(tmp_path / "s.jsonl"), "--lengths", "32,64,128",
+    status = main(["validate", "--stream", str(tmp_path / "s.jsonl"), "--lengths", "64,256,512",
                    "--reuse", "0,0.5", "--warmup", "0", "--reps", "2", "--matmul-n", "64", "--quiet",
                    "--out", str(out)])
     assert status == 0
@@ -206,6 +222,30 @@ def test_validate_writes_json_and_plots(tmp_path):
             max(c - q["arrival_seconds"] for c, q in zip(measured, queries)))
     for name in ("time_vs_new_tokens.png", "measured_vs_predicted.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_validate_reports_a_degenerate_fit_instead_of_failing(tmp_path, monkeypatch):
+    """Short prompts can make a pure quadratic the best non-negative fit (CI saw it once).
+
+    The run must still finish: alpha is fixed at the FLOP-count value, beta refitted, and the result
+    file and the summary say so. The calibration is replaced by times that only a quadratic explains.
+    """
+    def quadratic_only(engine, points, vocab_size, warmup, reps, progress=None):
+        # unconstrained least squares would need a negative per-token cost: c_new = -1e-8
+        return [Prefill(length, ov, ov, (1e-9 * (length * length - ov * ov) - 1e-8 * (length - ov),) * reps)
+                for length, ov in points]
+
+    monkeypatch.setattr(validate_module, "calibrate", quadratic_only)
+    stream = regular_arrival_shuffled_queue(n=4, r=2, u=20, d=6, delta=10, seed=0)
+    write_stream(stream, tmp_path / "s.jsonl")
+    status = main(["validate", "--stream", str(tmp_path / "s.jsonl"), "--lengths", "32,64", "--reuse", "0,0.5",
+                   "--warmup", "0", "--reps", "1", "--matmul-n", "32", "--quiet", "--out", str(tmp_path / "out")])
+    assert status == 0
+    fits = json.loads((tmp_path / "out" / "validation.json").read_text())["fits"]
+    flop = fits["alpha_from_flop_count"]
+    assert fits["definition2"]["alpha_source"] == "fixed" and fits["definition2"]["alpha"] == flop
+    assert Fraction(fits["alpha_exact_used"]) == Fraction(flop).limit_denominator(10 ** 12)
+    assert fits["definition2"]["beta_seconds_per_token"] > 0
 
 
 @pytest.mark.parametrize("args, message", [
