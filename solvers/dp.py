@@ -36,13 +36,18 @@ The toy example of Section 4.2 (all arrive at 0; LPM reaches max TTFT 30):
 ...     ("u1d2", (("u1", 5), ("d2", 5)), 0), ("u2d4", (("u2", 5), ("d4", 5)), 0)])
 >>> feasible_endings(s, 30).status, feasible_endings(s, 29).status
 ('FEASIBLE', 'INFEASIBLE')
+>>> result = feasible_endings(s, 30)
+>>> sorted(result.endings.items())        # by symmetry any query can end an order at 30
+[(0, 30), (1, 30), (2, 30), (3, 30)]
+>>> result.witness(3)                      # u1d2, u1d1, u2d3, u2d4: TTFTs 10, 15, 25, 30
+(2, 0, 1, 3)
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -67,23 +72,26 @@ class DPResult:
         UNKNOWN when the state cap was hit.
     endings : dict
         For each query index that can be served last in a feasible order: its earliest completion.
-    witnesses : dict
-        For each such query: a feasible order (query indices) ending in it.
     states : int
         States kept over all layers.
     """
 
     status: str
     endings: dict[int, Exact] = field(default_factory=dict)
-    witnesses: dict[int, tuple[int, ...]] = field(default_factory=dict)
     states: int = 0
+    _rebuild: Callable[[int], tuple[int, ...]] | None = field(default=None, repr=False, compare=False)
+
+    def witness(self, last: int) -> tuple[int, ...]:
+        """A feasible order (query indices) ending in ``last`` and completing at ``endings[last]``."""
+        if last not in self.endings:
+            raise InputError(f"query {last} is not a feasible last query")
+        return self._rebuild(last)
 
     def best_order(self) -> tuple[int, ...] | None:
         """A feasible order finishing earliest, or None."""
         if not self.endings:
             return None
-        last = min(self.endings, key=lambda j: (self.endings[j], j))
-        return self.witnesses[last]
+        return self.witness(min(self.endings, key=lambda j: (self.endings[j], j)))
 
 
 def feasible_endings(
@@ -143,20 +151,26 @@ def feasible_endings(
         deadlines = [min(x, int(limit * scale)) for x in deadlines]
     cost = scaled_cost_matrix(prompts, initial_prompt, scale, alpha_s)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
-    raw = _search(arrivals, deadlines, cost, int(start * scale), max_states, deadline)
-    status, endings, witnesses, states = raw
-    return DPResult(
-        status,
-        {members[j]: normalize(Fraction(c, scale)) for j, c in endings.items()},
-        {members[j]: tuple(members[i] for i in order) for j, order in witnesses.items()},
-        states,
-    )
+    status, layers, states = _search(arrivals, deadlines, cost, int(start * scale), max_states, deadline)
+    if status != FEASIBLE:
+        return DPResult(status, {}, states)
+    local = {members[last]: (mask, last) for (mask, last) in layers[-1]}
+
+    def rebuild(last: int) -> tuple[int, ...]:
+        return tuple(members[i] for i in _backtrack(layers, cost, arrivals, local[last]))
+
+    endings = {members[last]: normalize(Fraction(clock, scale)) for (_, last), clock in layers[-1].items()}
+    return DPResult(status, endings, states, rebuild)
 
 
 def _search(arrivals, deadlines, cost, start, max_states, deadline):
-    """Layered search; queries are indexed in arrival order, so deadlines ascend with the index."""
+    """Layered search; queries are indexed in arrival order, so deadlines ascend with the index.
+
+    Returns the status, the layers (state -> earliest completion; the last one holds the complete
+    orders when FEASIBLE) and the number of states kept.
+    """
     m = len(arrivals)
-    cheapest = [min(cost[i][j] for i in range(m + 1) if i != j) for j in range(m)]
+    cheapest = [min(column[:j] + column[j + 1:]) for j, column in enumerate(zip(*cost))]  # after any other
 
     def completable(mask: int, clock: int) -> bool:
         total, checked, j = clock, 0, _oldest_unserved(mask)
@@ -180,7 +194,7 @@ def _search(arrivals, deadlines, cost, start, max_states, deadline):
         following: dict[tuple[int, int], int] = {}
         for expanded, ((mask, last), clock) in enumerate(layer.items()):
             if deadline is not None and expanded % 50_000 == 0 and time.perf_counter() > deadline:
-                return UNKNOWN, {}, {}, states
+                return UNKNOWN, layers, states
             row = cost[last]
             oldest = _oldest_unserved(mask)
             # Serving a query that arrives after the oldest unserved one's deadline would start
@@ -199,15 +213,11 @@ def _search(arrivals, deadlines, cost, start, max_states, deadline):
         layer = {key: c for key, c in following.items() if completable(key[0], c)}
         states += len(layer)
         if states > max_states:
-            return UNKNOWN, {}, {}, states
+            return UNKNOWN, layers, states
         layers.append(layer)
         if not layer:
-            return INFEASIBLE, {}, {}, states
-    if not layer:
-        return INFEASIBLE, {}, {}, states
-    endings = {last: clock for (_, last), clock in layer.items()}
-    witnesses = {last: _backtrack(layers, cost, arrivals, (mask, last)) for (mask, last) in layer}
-    return FEASIBLE, endings, witnesses, states
+            return INFEASIBLE, layers, states
+    return (FEASIBLE if layer else INFEASIBLE), layers, states
 
 
 def _oldest_unserved(mask: int) -> int:

@@ -16,6 +16,9 @@ the time limit and a state cap, CP-SAT with the rest if the DP ran out (for viol
 for n <= 8, else CP-SAT). Every order a solver returns is scored by the Definition 2 evaluator
 before it is reported; a solver's claim the evaluator contradicts raises an AssertionError. The
 best online policy (k-LPM for k in 0, 1, 2, 3, inf) is the warm start: a hint and an upper bound.
+For feasibility with ``auto`` and ``n <= 13`` the DP's whole worst-case state space
+(``n 2^(n-1) <= 53,248`` states) is smaller than what the warm start could save, so the DP runs
+first and the warm start is computed only if CP-SAT is needed after all.
 
 Examples
 --------
@@ -53,6 +56,7 @@ SOLVERS = ("auto", "cpsat", "dp", "brute")
 FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN = "FEASIBLE", "INFEASIBLE", "OPTIMAL", "UNKNOWN"
 AUTO_DP_STATES = 3_000_000
 WARM_START_KS = (0, 1, 2, 3, "inf")
+AUTO_DP_ONLY_N = 13  # n 2^(n-1) DP states at most: decide with the DP before any warm start
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,12 @@ class _Job:
 
     # -- feasibility ---------------------------------------------------------------------------
     def run_decide(self, shortcut: bool):
+        if self.solver == "auto" and self.stream.n <= AUTO_DP_ONLY_N:
+            result = dp.feasible_endings(self.stream, self.ttft, alpha=self.alpha, time_limit=self.remaining() / 2)
+            if result.status != UNKNOWN:
+                return result.status, result.best_order(), None, None, "dp"
+            outcome = self.cpsat("feasible", hint=warm_start(self.stream, self.alpha).order)
+            return self._decided(outcome)
         hint = warm_start(self.stream, self.alpha)
         if shortcut and hint.max_ttft <= self.ttft:
             return FEASIBLE, hint.order, None, None, "warm start"
@@ -157,7 +167,11 @@ class _Job:
             result = dp.feasible_endings(self.stream, self.ttft, alpha=self.alpha, max_states=states, time_limit=share)
             if result.status != UNKNOWN or self.solver == "dp":
                 return result.status, result.best_order(), None, None, "dp"
-        outcome = self.cpsat("feasible", hint=hint.order)
+        return self._decided(self.cpsat("feasible", hint=hint.order))
+
+    @staticmethod
+    def _decided(outcome):
+        """CP-SAT's feasibility verdict: OPTIMAL and FEASIBLE found an order, INFEASIBLE is a proof."""
         status = {"OPTIMAL": FEASIBLE, "FEASIBLE": FEASIBLE, "INFEASIBLE": INFEASIBLE}.get(outcome.status, UNKNOWN)
         return status, outcome.order, None, None, "cpsat"
 

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.evaluator import evaluate, percentile
+from prefix_sched.theory.evaluator import evaluate, percentile, scaled_cost_matrix
 from prefix_sched.theory.prompt import expand_tokens
 
-from strategies import streams, toy_stream
+from strategies import prompts, streams, toy_stream
 
 
 def test_toy_example_fcfs_and_lpm():
@@ -66,6 +66,23 @@ def test_evaluator_matches_token_level_recomputation(stream, alpha, batch_size, 
     evaluation = evaluate(stream, order, alpha=alpha, batch_size=batch_size)
     assert list(evaluation.ttft) == _token_level(stream, order, alpha, batch_size)
     assert all(isinstance(x, (int, Fraction)) for x in evaluation.ttft)
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=streams(max_n=9), initial=st.one_of(st.just(()), prompts()),
+       alpha=st.sampled_from([0, Fraction(1, 3), 2]), scale=st.sampled_from([1, 3, 12]))
+def test_scaled_cost_matrix_is_the_pairwise_token_cost(stream, initial, alpha, scale):
+    """Every entry against the token-level longest common prefix, recomputed from the tokens."""
+    listed = [q.prompt for q in stream.queries]
+    scale *= Fraction(alpha).denominator  # the callers' timebase makes alpha * scale an integer
+    matrix = scaled_cost_matrix(listed, initial, scale, int(alpha * scale))
+    for i, previous in enumerate(listed + [initial]):
+        before = expand_tokens(previous)
+        for j, prompt in enumerate(listed):
+            tokens = expand_tokens(prompt)
+            shared = next((k for k, (a, b) in enumerate(zip(tokens, before)) if a != b), min(len(tokens), len(before)))
+            cost = (len(tokens) - shared) + alpha * (len(tokens) ** 2 - shared ** 2)
+            assert matrix[i][j] == cost * scale
 
 
 @settings(max_examples=200, deadline=None)

@@ -185,16 +185,27 @@ def scaled_cost_matrix(prompts: list[Prompt], initial: Prompt, scale: int, alpha
     """``cost[i][j]``: Definition 2's cost of prompt ``j`` right after prompt ``i``, times ``scale``
     (with ``alpha_scaled = alpha * scale``); the last row is for the ``initial`` cache.
 
+    Prompts whose first segments differ share nothing, so each row starts from the full costs and
+    overlaps are computed only within groups of prompts with one first segment.
+
     >>> scaled_cost_matrix([(("u", 5), ("a", 5)), (("u", 5), ("b", 5))], (), 1, 0)
     [[0, 5], [5, 0], [10, 10]]
     """
     lengths = [prompt_length(p) for p in prompts]
+
+    def cost(j: int, shared: int) -> int:
+        return scale * (lengths[j] - shared) + alpha_scaled * (lengths[j] * lengths[j] - shared * shared)
+
+    full = [cost(j, 0) for j in range(len(prompts))]
+    groups: dict[object, list[int]] = {}
+    for j, prompt in enumerate(prompts):
+        if prompt:
+            groups.setdefault(prompt[0], []).append(j)
     matrix = []
     for previous in list(prompts) + [initial]:
-        row = []
-        for prompt, length in zip(prompts, lengths):
-            shared = overlap(prompt, previous)
-            row.append(scale * (length - shared) + alpha_scaled * (length * length - shared * shared))
+        row = full.copy()
+        for j in groups.get(previous[0], ()) if previous else ():
+            row[j] = cost(j, overlap(prompts[j], previous))
         matrix.append(row)
     return matrix
 
