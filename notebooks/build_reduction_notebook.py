@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from notebook_builder import write_notebook
 
 HERE = Path(__file__).parent
 
@@ -55,9 +54,7 @@ CELLS = [
 
 def main():
     """Write notebook 02."""
-    nb = new_notebook(cells=[new_markdown_cell(t) if kind == "md" else new_code_cell(t) for kind, t in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, HERE / "02_theorem1_reduction.ipynb")
+    write_notebook(HERE / "02_theorem1_reduction.ipynb", CELLS)
 
 
 if __name__ == "__main__":

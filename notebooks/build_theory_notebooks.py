@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from notebook_builder import write_notebook
 
 HERE = Path(__file__).parent
 
@@ -17,9 +16,7 @@ def code(text):
 
 
 def build(name, cells):
-    nb = new_notebook(cells=[new_markdown_cell(t) if kind == "md" else new_code_cell(t) for kind, t in cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, HERE / name)
+    write_notebook(HERE / name, cells)
 
 
 def main():
@@ -31,7 +28,7 @@ def main():
            "TTFT `= c_i - t_i`. All numbers below come from the toolkit's evaluator, in exact arithmetic."),
         code("from fractions import Fraction\n"
              "import matplotlib.pyplot as plt\n"
-             "from prefix_sched.theory.evaluator import evaluate, prefill_cost\n"
+             "from prefix_sched.theory.evaluator import prefill_cost\n"
              "from prefix_sched.solvers.policies import parse_policy\n"
              "from prefix_sched.solvers.simulate import simulate\n"
              "from prefix_sched.theory.theorem2 import definition4_stream\n"
@@ -97,8 +94,7 @@ def main():
            "Poisson arrivals; groups of 4 prompts share a 4000-token user history, each with a 100-token "
            "suffix; served online by k-LPM for k in {0, 1, 2, 3, 4, inf} (k = 0 is FCFS, inf is LPM), "
            "uniformly random LPM ties. Bands show min-max over 5 seeds, lines the median."),
-        code("import matplotlib.pyplot as plt\n"
-             "from prefix_sched.theory.p99_rate import p99_vs_rate, plot_p99_vs_rate\n"
+        code("from prefix_sched.theory.p99_rate import p99_vs_rate, plot_p99_vs_rate\n"
              "rates = ['1/6000', '1/5000', '1/4000', '1/3000', '1/2000', '1/1500', '1/1200']\n"
              "rows = p99_vs_rate(rates, groups=100, seeds=(0, 1, 2, 3, 4))\n"
              "plot_p99_vs_rate(rows);"),
