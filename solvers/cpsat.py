@@ -10,7 +10,14 @@ Model (the order is a Hamiltonian path, closed into a circuit through a depot no
 - ``S[j] >= t_j``, ``C[j] = S[j] + p[j]``, and ``S[j] >= C[i]`` when ``arc[i->j]``;
 - redundant: ``NoOverlap`` of the intervals ``[S[j], C[j])`` (valid: one server, non-preemptive);
 - symmetry: queries with identical prompts and arrival times are served in index order;
-- bounds from the data: ``C[j] <= t_j + T`` (feasibility), horizons from arrivals and costs.
+- bounds from the data: ``C[j] <= t_j + T`` (feasibility), horizons from arrivals and costs;
+- arc pruning: with a deadline ``D_j = t_j + T`` (or ``t_j +`` the upper bound when minimising the
+  max TTFT) and ``m_i = min_k c[k][i]``, ``i`` ends no earlier than ``E_i = t_i + m_i``, so
+  ``arc[i->j]`` is created only if ``max(E_i, t_j) + c[i][j] <= D_j`` and ``first[j]`` only if
+  ``t_j + c[n][j] <= D_j``. Triples: a query ``k`` that can neither precede ``i``
+  (``max(t_k + m_k, t_i) + m_i > D_i``) nor follow ``j`` (``max(t_j + m_j, t_k) + m_k > D_k``) runs
+  between them, so ``i`` and ``j`` are not adjacent. The arcs left out cannot be used by any
+  schedule meeting the deadlines.
 
 Objectives: none (``feasible``), ``Z >= C[j] - t_j`` minimised (``max-ttft``), or the number of
 ``v[j]`` with ``C[j] <= t_j + T`` enforced unless ``v[j]`` (``violations``). A hint (an order, e.g.
@@ -62,11 +69,13 @@ def solve_cpsat(
     seed: int = 0,
     no_overlap: bool = True,
     symmetry: bool = True,
+    prune_arcs: bool = True,
 ) -> CpSatOutcome:
     """Build and solve one model; statuses are CP-SAT's names (OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN).
 
-    ``no_overlap`` and ``symmetry`` switch the redundant constraint and the symmetry breaking off,
-    for the ablation benchmark (``benchmarks/cpsat_ablation.py``); both are valid either way.
+    ``no_overlap``, ``symmetry`` and ``prune_arcs`` switch the redundant constraint, the symmetry
+    breaking and the arc pruning off, for the ablation benchmark (``benchmarks/cpsat_ablation.py``);
+    the answers are valid either way.
     """
     n = stream.n
     base, alpha_scaled, arrivals = integer_timebase(stream, alpha)
@@ -97,21 +106,39 @@ def solve_cpsat(
     if no_overlap:
         model.AddNoOverlap(intervals)
 
+    limit = {"feasible": bound, "max-ttft": cap}.get(objective) if prune_arcs else None
+    due = None if limit is None else [t[j] + limit for j in range(n)]
+    earliest = [t[i] + cheapest[i] for i in range(n)] + [0]  # the depot (empty cache) "ends" at 0
+
+    between = _forced_between(t, cheapest, due) if due is not None else None
+
+    def usable(i: int, j: int) -> bool:
+        if due is None:
+            return True
+        if i < n and between(i, j):
+            return False
+        return max(earliest[i], t[j]) + cost[i][j] <= due[j]
+
     arcs, literal = [], {}
     for j in range(n):
-        first = model.NewBoolVar(f"first[{j}]")
         last = model.NewBoolVar(f"last[{j}]")
-        arcs += [(0, j + 1, first), (j + 1, 0, last)]
-        literal[(n, j)] = first
+        arcs.append((j + 1, 0, last))
+        if usable(n, j):
+            first = model.NewBoolVar(f"first[{j}]")
+            arcs.append((0, j + 1, first))
+            literal[(n, j)] = first
         for i in range(n):
-            if i != j:
+            if i != j and usable(i, j):
                 arc = model.NewBoolVar(f"arc[{i}->{j}]")
                 arcs.append((i + 1, j + 1, arc))
                 literal[(i, j)] = arc
                 model.Add(start[j] >= end[i]).OnlyEnforceIf(arc)
     model.AddCircuit(arcs)
+    incoming: list[list] = [[] for _ in range(n)]
+    for (i, j), lit in literal.items():
+        incoming[j].append(cost[i][j] * lit)
     for j in range(n):
-        model.Add(dur[j] == sum(cost[i][j] * literal[(i, j)] for i in range(n + 1) if i != j))
+        model.Add(dur[j] == sum(incoming[j]))  # no usable predecessor: 0, below the domain: infeasible
     if symmetry:
         _break_symmetry(model, stream, t, start)
 
@@ -146,6 +173,24 @@ def solve_cpsat(
         objective_value = Fraction(round(solver.ObjectiveValue()), divisor)
         best_bound = Fraction(math.ceil(solver.BestObjectiveBound() - 1e-9), divisor)
     return CpSatOutcome(status, order, objective_value, best_bound, solver.NumConflicts(), solver.WallTime())
+
+
+def _forced_between(t: list[int], least: list[int], due: list[int]):
+    """``between(i, j)``: is some third query forced to run after ``i`` and before ``j``?
+
+    ``k`` cannot precede ``i`` when, served before it, ``i`` would end after ``D_i``; ``k`` cannot
+    follow ``j`` when, served after it, ``k`` would end after ``D_k``. Bitsets make each test O(1).
+    """
+    n = len(t)
+    not_before = [sum(1 << k for k in range(n) if k != i and max(t[k] + least[k], t[i]) + least[i] > due[i])
+                  for i in range(n)]
+    not_after = [sum(1 << k for k in range(n) if k != j and max(t[j] + least[j], t[k]) + least[k] > due[k])
+                 for j in range(n)]
+
+    def between(i: int, j: int) -> bool:
+        return bool(not_before[i] & not_after[j] & ~(1 << i | 1 << j))
+
+    return between
 
 
 def _break_symmetry(model: cp_model.CpModel, stream: Stream, t: list[int], start) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers import brute
+from prefix_sched.solvers.cpsat import solve_cpsat
 from prefix_sched.solvers.exact import decide, minimize_max_ttft, minimize_violations, warm_start
 from prefix_sched.solvers.policies import parse_policy
 from prefix_sched.solvers.simulate import simulate
@@ -48,6 +49,28 @@ def test_feasibility_agrees_around_the_optimum(stream, alpha, slack):
             assert evaluate(stream, result.order, alpha=alpha).max_ttft <= bound
         else:
             assert result.order is None
+
+
+MODEL_VARIANTS = [dict(), dict(prune_arcs=False), dict(no_overlap=False, symmetry=False)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(stream=streams(max_n=6), alpha=ALPHAS, slack=st.sampled_from([-1, 0]))
+def test_cpsat_model_variants_agree_with_brute_force(stream, alpha, slack):
+    """Each switch of the model (arc pruning, NoOverlap, symmetry) keeps every answer: feasibility at
+    the optimum and just below it, and the optimum under the tightest valid cap (where arc pruning
+    removes the most arcs)."""
+    optimum, _ = brute.best_max_ttft(stream, alpha=alpha)
+    bound = optimum + Fraction(slack, 10)
+    for options in MODEL_VARIANTS:
+        if bound >= 0:
+            outcome = solve_cpsat(stream, "feasible", ttft=bound, alpha=alpha, time_limit=20, **options)
+            assert outcome.status == ("OPTIMAL" if slack == 0 else "INFEASIBLE"), options
+            if outcome.order is not None:
+                assert evaluate(stream, outcome.order, alpha=alpha).max_ttft <= bound
+        capped = solve_cpsat(stream, "max-ttft", alpha=alpha, upper_bound=optimum, time_limit=20, **options)
+        assert capped.status == "OPTIMAL" and capped.objective == optimum, options
+        assert evaluate(stream, capped.order, alpha=alpha).max_ttft == optimum
 
 
 @settings(max_examples=100, deadline=None)
