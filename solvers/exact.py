@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -91,28 +92,35 @@ class ExactResult:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+Progress = Callable[[str], None]
+
+
 def decide(stream: Stream, ttft: object, *, alpha: object = 0, solver: str = "auto",
-           time_limit: float = 60.0, workers: int = 1, seed: int = 0, shortcut: bool = True) -> ExactResult:
+           time_limit: float = 60.0, workers: int = 1, seed: int = 0, shortcut: bool = True,
+           progress: Progress | None = None) -> ExactResult:
     """Is there an order of ``stream`` with every TTFT ``<= ttft``? See the module docstring.
 
     With ``shortcut`` (default) a warm-start order that already meets ``ttft`` is the answer;
     ``shortcut=False`` makes the chosen engine decide on its own (benchmarks measure engines so).
+    ``progress(message)`` is called as each engine starts (all three questions take it).
     """
-    job = _Job(stream, "feasible", ttft, alpha, solver, time_limit, workers, seed)
+    job = _Job(stream, "feasible", ttft, alpha, solver, time_limit, workers, seed, progress)
     return job.finish(*job.run_decide(shortcut))
 
 
 def minimize_max_ttft(stream: Stream, *, alpha: object = 0, solver: str = "auto",
-                      time_limit: float = 60.0, workers: int = 1, seed: int = 0) -> ExactResult:
+                      time_limit: float = 60.0, workers: int = 1, seed: int = 0,
+                      progress: Progress | None = None) -> ExactResult:
     """The least max TTFT over all orders of ``stream``."""
-    job = _Job(stream, "max-ttft", None, alpha, solver, time_limit, workers, seed)
+    job = _Job(stream, "max-ttft", None, alpha, solver, time_limit, workers, seed, progress)
     return job.finish(*job.run_max_ttft())
 
 
 def minimize_violations(stream: Stream, ttft: object, *, alpha: object = 0, solver: str = "auto",
-                        time_limit: float = 60.0, workers: int = 1, seed: int = 0) -> ExactResult:
+                        time_limit: float = 60.0, workers: int = 1, seed: int = 0,
+                        progress: Progress | None = None) -> ExactResult:
     """The fewest queries with TTFT ``> ttft`` over all orders of ``stream``."""
-    job = _Job(stream, "violations", ttft, alpha, solver, time_limit, workers, seed)
+    job = _Job(stream, "violations", ttft, alpha, solver, time_limit, workers, seed, progress)
     return job.finish(*job.run_violations())
 
 
@@ -125,7 +133,7 @@ def warm_start(stream: Stream, alpha: Exact = 0) -> Evaluation:
 class _Job:
     """One question: validated inputs, the clock, and the evidence checks."""
 
-    def __init__(self, stream, question, ttft, alpha, solver, time_limit, workers, seed):
+    def __init__(self, stream, question, ttft, alpha, solver, time_limit, workers, seed, progress=None):
         if solver not in SOLVERS:
             raise InputError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)}")
         limit = exact_number(time_limit, "time limit")
@@ -137,12 +145,22 @@ class _Job:
         self.time_limit = float(limit)
         self.workers = exact_int(workers, "workers", minimum=1)
         self.seed = exact_int(seed, "seed", minimum=0)
+        self.say = progress or (lambda message: None)
         self.started = time.perf_counter()
 
     def remaining(self) -> float:
         return max(self.time_limit - (time.perf_counter() - self.started), 0.01)
 
+    def _run_warm_start(self) -> Evaluation:
+        self.say(f"warm start: online k-LPM for k in {', '.join(map(str, WARM_START_KS))}")
+        return warm_start(self.stream, self.alpha)
+
+    def _run_dp(self, ttft, max_states, time_limit) -> dp.DPResult:
+        self.say(f"DP at T = {ttft} (up to {max_states:,} states, {time_limit:.1f} s)")
+        return dp.feasible_endings(self.stream, ttft, alpha=self.alpha, max_states=max_states, time_limit=time_limit)
+
     def cpsat(self, objective, hint=None, upper=None, limit=None):
+        self.say(f"CP-SAT, {objective} ({limit or self.remaining():.1f} s left)")
         return solve_cpsat(self.stream, objective, ttft=self.ttft, alpha=self.alpha, hint=hint,
                            upper_bound=upper, time_limit=limit or self.remaining(),
                            workers=self.workers, seed=self.seed)
@@ -150,21 +168,20 @@ class _Job:
     # -- feasibility ---------------------------------------------------------------------------
     def run_decide(self, shortcut: bool):
         if self.solver == "auto" and self.stream.n <= AUTO_DP_ONLY_N:
-            result = dp.feasible_endings(self.stream, self.ttft, alpha=self.alpha, time_limit=self.remaining() / 2)
+            result = self._run_dp(self.ttft, dp.DEFAULT_MAX_STATES, self.remaining() / 2)
             if result.status != UNKNOWN:
                 return result.status, result.best_order(), None, None, "dp"
-            outcome = self.cpsat("feasible", hint=warm_start(self.stream, self.alpha).order)
-            return self._decided(outcome)
-        hint = warm_start(self.stream, self.alpha)
+            return self._decided(self.cpsat("feasible", hint=self._run_warm_start().order))
+        hint = self._run_warm_start()
         if shortcut and hint.max_ttft <= self.ttft:
             return FEASIBLE, hint.order, None, None, "warm start"
         if self.solver == "brute":
-            value, order = brute.best_max_ttft(self.stream, alpha=self.alpha)
+            value, order = self._run_brute()
             return (FEASIBLE, order, None, None, "brute") if value <= self.ttft else (INFEASIBLE, None, None, None, "brute")
         if self.solver in ("dp", "auto"):
             share = self.remaining() / 2 if self.solver == "auto" else self.remaining()
             states = AUTO_DP_STATES if self.solver == "auto" else dp.DEFAULT_MAX_STATES
-            result = dp.feasible_endings(self.stream, self.ttft, alpha=self.alpha, max_states=states, time_limit=share)
+            result = self._run_dp(self.ttft, states, share)
             if result.status != UNKNOWN or self.solver == "dp":
                 return result.status, result.best_order(), None, None, "dp"
         return self._decided(self.cpsat("feasible", hint=hint.order))
@@ -176,10 +193,14 @@ class _Job:
         return status, outcome.order, None, None, "cpsat"
 
     # -- least max TTFT ------------------------------------------------------------------------
+    def _run_brute(self):
+        self.say(f"brute force over the {self.stream.n}! orders")
+        return brute.best_max_ttft(self.stream, alpha=self.alpha)
+
     def run_max_ttft(self):
-        hint = warm_start(self.stream, self.alpha)
+        hint = self._run_warm_start()
         if self.solver == "brute":
-            value, order = brute.best_max_ttft(self.stream, alpha=self.alpha)
+            value, order = self._run_brute()
             return OPTIMAL, order, value, value, "brute"
         if self.solver in ("dp", "auto"):
             share = self.remaining() / 2 if self.solver == "auto" else self.remaining()
@@ -207,8 +228,9 @@ class _Job:
             left = deadline - time.perf_counter()
             if left <= 0:
                 return FEASIBLE, best_order, Fraction(high, scale), Fraction(low, scale), "dp"
-            result = dp.feasible_endings(self.stream, Fraction(middle, scale), alpha=self.alpha,
-                                         max_states=AUTO_DP_STATES, time_limit=left)
+            self.say(f"bisection: least max TTFT in [{normalize(Fraction(low, scale))}, "
+                     f"{normalize(Fraction(high, scale))}]")
+            result = self._run_dp(normalize(Fraction(middle, scale)), AUTO_DP_STATES, left)
             if result.status == UNKNOWN:
                 return FEASIBLE, best_order, Fraction(high, scale), Fraction(low, scale), "dp"
             if result.status == FEASIBLE:
@@ -223,8 +245,9 @@ class _Job:
     def run_violations(self):
         if self.solver == "dp":
             raise InputError("the DP answers feasibility and max TTFT; use --solver cpsat, brute or auto for violations")
-        hint = warm_start(self.stream, self.alpha)
+        hint = self._run_warm_start()
         if self.solver == "brute" or (self.solver == "auto" and self.stream.n <= brute.MAX_N):
+            self.say(f"brute force over the {self.stream.n}! orders")
             value, order = brute.fewest_violations(self.stream, self.ttft, alpha=self.alpha)
             return OPTIMAL, order, value, value, "brute"
         outcome = self.cpsat("violations", hint=hint.order)

@@ -99,6 +99,22 @@ def test_bigger_stream_solvers_agree():
     assert decide(stream, by_dp.objective - 1, solver="cpsat", time_limit=60).status == "INFEASIBLE"
 
 
+def test_progress_names_each_engine_as_it_starts():
+    """n = 12 (<= 13): auto decides with the DP alone; n = 16: warm start first, then the DP; the
+    least max TTFT bisects with the DP and says which interval is left."""
+    small = poisson_prefix_tree(groups=3, group_size=4, prefix_len=50, suffix_len=10, rate="1/40", seed=1)
+    big = poisson_prefix_tree(groups=4, group_size=4, prefix_len=50, suffix_len=10, rate="1/40", seed=1)
+    for stream, first in ((small, "DP at T = "), (big, "warm start: online k-LPM")):
+        optimum = minimize_max_ttft(stream).objective
+        said = []
+        result = decide(stream, optimum - 1, progress=said.append)
+        assert result.status == "INFEASIBLE" and said[0].startswith(first)
+        assert any(m.startswith(f"DP at T = {optimum - 1} ") for m in said)
+    said = []
+    assert minimize_max_ttft(big, progress=said.append).status == "OPTIMAL"
+    assert said[0].startswith("warm start") and any(m.startswith("bisection: least max TTFT in [") for m in said)
+
+
 def test_time_out_is_unknown_never_infeasible():
     stream = poisson_prefix_tree(groups=12, group_size=4, prefix_len=300, suffix_len=30, rate="1/250", seed=2)
     best = warm_start(stream).max_ttft

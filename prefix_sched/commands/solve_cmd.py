@@ -7,9 +7,11 @@ Exit status: 0 a schedule meeting the question was found (FEASIBLE/OPTIMAL), 1 p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import time
 
-from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stdout
+from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stderr, stdout
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.exact import SOLVERS, decide, minimize_max_ttft, minimize_violations
 from prefix_sched.theory.streamio import write_schedule
@@ -40,12 +42,13 @@ def run(args: argparse.Namespace) -> int:
     stream = load_stream(args)
     common = dict(alpha=args.alpha, solver=args.solver, time_limit=args.time_limit,
                   workers=args.workers, seed=args.seed)
-    if args.minimize == "max-ttft":
-        result = minimize_max_ttft(stream, **common)
-    elif args.minimize == "violations":
-        result = minimize_violations(stream, args.ttft, **common)
-    else:
-        result = decide(stream, args.ttft, **common)
+    with _phase_display(stderr.is_terminal) as progress:
+        if args.minimize == "max-ttft":
+            result = minimize_max_ttft(stream, progress=progress, **common)
+        elif args.minimize == "violations":
+            result = minimize_violations(stream, args.ttft, progress=progress, **common)
+        else:
+            result = decide(stream, args.ttft, progress=progress, **common)
     question = result.settings["question"]
     stdout.print(f"{question}: {result.status} (engine {result.solver}, {result.wall_time_s:.2f} s, "
                  f"{stream.n} queries)")
@@ -65,3 +68,14 @@ def run(args: argparse.Namespace) -> int:
             stdout.print(f"wrote the schedule to {args.out}")
     stdout.print("settings: " + json.dumps(result.settings, sort_keys=True), soft_wrap=True)
     return EXIT[result.status]
+
+
+@contextlib.contextmanager
+def _phase_display(enabled: bool):
+    """A spinner on stderr naming the engine at work (terminals only); yields the progress callback."""
+    if not enabled:
+        yield None
+        return
+    started = time.perf_counter()
+    with stderr.status("solve: starting") as status:
+        yield lambda message: status.update(f"solve, {time.perf_counter() - started:.1f} s: {message}")
