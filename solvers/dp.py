@@ -16,6 +16,13 @@ Only queries arriving by the oldest unserved query's deadline are tried next (se
 would make the oldest miss its deadline), so with a bounded number of arrivals per ``T`` window a
 state costs a bounded amount of work.
 
+Cache merging (exact): two prompts share a prefix only if their first segments are equal. When no
+unserved query with the first segment of the last one ``j`` arrives by the oldest unserved
+deadline, no query that can come next reuses ``j``'s cache: it costs what it would after a cache
+that shares nothing. Such states are kept as one, ``(S, BLANK)``, with the earliest completion and
+the query that reached it (for the witness). The last layer is not merged, so ``endings`` still
+names every query that can end a feasible order.
+
 What it leaves out: minimising the max TTFT (done by :mod:`prefix_sched.solvers.exact` through this
 feasibility test) and the number of violations (CP-SAT and brute force only); big streams (the
 state space is exponential: a ``max_states`` cap or a ``time_limit`` turns a run that grows too
@@ -39,8 +46,8 @@ The toy example of Section 4.2 (all arrive at 0; LPM reaches max TTFT 30):
 >>> result = feasible_endings(s, 30)
 >>> sorted(result.endings.items())        # by symmetry any query can end an order at 30
 [(0, 30), (1, 30), (2, 30), (3, 30)]
->>> result.witness(3)                      # u1d2, u1d1, u2d3, u2d4: TTFTs 10, 15, 25, 30
-(2, 0, 1, 3)
+>>> result.witness(3)                      # u1d1, u1d2, u2d3, u2d4: TTFTs 10, 15, 25, 30
+(0, 2, 1, 3)
 """
 
 from __future__ import annotations
@@ -150,26 +157,41 @@ def feasible_endings(
     if limit is not None:
         deadlines = [min(x, int(limit * scale)) for x in deadlines]
     cost = scaled_cost_matrix(prompts, initial_prompt, scale, alpha_s)
+    cost.append(scaled_cost_matrix(prompts, EMPTY_PROMPT, scale, alpha_s)[-1])  # row BLANK: nothing shared
+    partners = _partners(prompts)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
-    status, layers, states = _search(arrivals, deadlines, cost, int(start * scale), max_states, deadline)
+    search = _search(arrivals, deadlines, cost, partners, int(start * scale), max_states, deadline)
+    status, layers, reached, states = search
     if status != FEASIBLE:
         return DPResult(status, {}, states)
     local = {members[last]: (mask, last) for (mask, last) in layers[-1]}
 
     def rebuild(last: int) -> tuple[int, ...]:
-        return tuple(members[i] for i in _backtrack(layers, cost, arrivals, local[last]))
+        return tuple(members[i] for i in _backtrack(layers, reached, cost, arrivals, local[last]))
 
     endings = {members[last]: normalize(Fraction(clock, scale)) for (_, last), clock in layers[-1].items()}
     return DPResult(status, endings, states, rebuild)
 
 
-def _search(arrivals, deadlines, cost, start, max_states, deadline):
+def _partners(prompts: list[Prompt]) -> list[int]:
+    """For each query, the bit mask of the other queries whose prompt starts with the same segment."""
+    groups: dict[object, int] = {}
+    for j, prompt in enumerate(prompts):
+        if prompt:
+            groups[prompt[0]] = groups.get(prompt[0], 0) | 1 << j
+    return [groups[prompt[0]] & ~(1 << j) if prompt else 0 for j, prompt in enumerate(prompts)]
+
+
+def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
     """Layered search; queries are indexed in arrival order, so deadlines ascend with the index.
 
+    ``cost`` has a row per query, then the initial cache's row (``m``) and the BLANK row (``m + 1``).
     Returns the status, the layers (state -> earliest completion; the last one holds the complete
-    orders when FEASIBLE) and the number of states kept.
+    orders when FEASIBLE), per layer the query that reached each merged ``(mask, BLANK)`` state, and
+    the number of states kept.
     """
     m = len(arrivals)
+    blank, full = m + 1, (1 << m) - 1
     cheapest = [min(column[:j] + column[j + 1:]) for j, column in enumerate(zip(*cost))]  # after any other
 
     def completable(mask: int, clock: int) -> bool:
@@ -183,18 +205,35 @@ def _search(arrivals, deadlines, cost, start, max_states, deadline):
             j += 1
         return True
 
+    def cache_of(j: int, mask: int) -> int:
+        """``j``, or BLANK when no unserved partner of ``j`` can be served next (see the module)."""
+        rest = partners[j] & ~mask
+        if mask == full or (rest and arrivals[(rest & -rest).bit_length() - 1] <= deadlines[_oldest_unserved(mask)]):
+            return j
+        return blank
+
+    def offer(states: dict, reached: dict, mask: int, j: int, finish: int) -> None:
+        key = (mask, cache_of(j, mask))
+        known = states.get(key)
+        if known is None or finish < known:
+            states[key] = finish
+            if key[1] == blank:
+                reached[mask] = j
+
     layer: dict[tuple[int, int], int] = {}
+    reached_first: dict[int, int] = {}
     for j in range(m):
         finish = max(start, arrivals[j]) + cost[m][j]
         if finish <= deadlines[j] and completable(1 << j, finish):
-            layer[(1 << j, j)] = finish
-    layers = [layer]
+            offer(layer, reached_first, 1 << j, j, finish)
+    layers, reached = [layer], [reached_first]
     states = len(layer)
     for _ in range(m - 1):
         following: dict[tuple[int, int], int] = {}
+        reached_next: dict[int, int] = {}
         for expanded, ((mask, last), clock) in enumerate(layer.items()):
             if deadline is not None and expanded % 50_000 == 0 and time.perf_counter() > deadline:
-                return UNKNOWN, layers, states
+                return UNKNOWN, layers, reached, states
             row = cost[last]
             oldest = _oldest_unserved(mask)
             # Serving a query that arrives after the oldest unserved one's deadline would start
@@ -205,19 +244,17 @@ def _search(arrivals, deadlines, cost, start, max_states, deadline):
                     arrival = arrivals[j]
                     finish = (clock if clock > arrival else arrival) + row[j]
                     if finish <= deadlines[j]:
-                        key = (mask | 1 << j, j)
-                        known = following.get(key)
-                        if known is None or finish < known:
-                            following[key] = finish
+                        offer(following, reached_next, mask | 1 << j, j, finish)
                 j += 1
         layer = {key: c for key, c in following.items() if completable(key[0], c)}
         states += len(layer)
         if states > max_states:
-            return UNKNOWN, layers, states
+            return UNKNOWN, layers, reached, states
         layers.append(layer)
+        reached.append(reached_next)
         if not layer:
-            return INFEASIBLE, layers, states
-    return (FEASIBLE if layer else INFEASIBLE), layers, states
+            return INFEASIBLE, layers, reached, states
+    return (FEASIBLE if layer else INFEASIBLE), layers, reached, states
 
 
 def _oldest_unserved(mask: int) -> int:
@@ -225,19 +262,23 @@ def _oldest_unserved(mask: int) -> int:
     return (~mask & (mask + 1)).bit_length() - 1
 
 
-def _backtrack(layers, cost, arrivals, key):
+def _backtrack(layers, reached, cost, arrivals, key):
     """Rebuild an order reaching ``key`` with its recorded earliest completion."""
     m = len(arrivals)
+    blank = m + 1
     mask, last = key
-    order = [last]
-    for depth in range(len(layers) - 1, 0, -1):
+    order = []
+    for depth in range(len(layers) - 1, -1, -1):
         clock = layers[depth][(mask, last)]
-        previous_mask = mask & ~(1 << last)
-        for plast in range(m):
+        served = reached[depth][mask] if last == blank else last
+        order.append(served)
+        if depth == 0:
+            break
+        previous_mask = mask & ~(1 << served)
+        for plast in [*range(m), blank]:
             pclock = layers[depth - 1].get((previous_mask, plast))
-            if pclock is not None and max(pclock, arrivals[last]) + cost[plast][last] == clock:
+            if pclock is not None and max(pclock, arrivals[served]) + cost[plast][served] == clock:
                 mask, last = previous_mask, plast
-                order.append(last)
                 break
         else:  # pragma: no cover - the layers always hold the predecessor that produced a state
             raise AssertionError(f"no predecessor for state {(mask, last)}")

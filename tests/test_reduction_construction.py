@@ -17,7 +17,7 @@ from prefix_sched.reductions.verify import BatterySettings, instance_for, run_ca
 from prefix_sched.solvers.dp import feasible_endings
 from prefix_sched.theory.evaluator import evaluate
 
-BATTERY_UP_TO_3 = [case for case in BatterySettings().cases() if case[0] <= 3]
+BATTERY_UP_TO_4 = [case for case in BatterySettings().cases() if case[0] <= 4]
 
 
 def test_layout_worked_by_hand():
@@ -77,8 +77,8 @@ def assert_proof_structure(c, order):
         assert completion[x] == ttft + j * (bound + length) == completion[y]
 
 
-@pytest.mark.parametrize(("m", "kind", "seed"), BATTERY_UP_TO_3, ids=lambda v: str(v))
-def test_equivalence_on_the_default_battery_up_to_m_3(m, kind, seed):
+@pytest.mark.parametrize(("m", "kind", "seed"), BATTERY_UP_TO_4, ids=lambda v: str(v))
+def test_equivalence_on_the_default_battery_up_to_m_4(m, kind, seed):
     if seed is None:  # the battery's row saying no m = 1 no-instance exists
         assert m == 1 and kind == "no"
         return
