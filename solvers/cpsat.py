@@ -19,8 +19,9 @@ Model (the order is a Hamiltonian path, closed into a circuit through a depot no
   between them, so ``i`` and ``j`` are not adjacent. The arcs left out cannot be used by any
   schedule meeting the deadlines.
 
-Objectives: none (``feasible``), ``Z >= C[j] - t_j`` minimised (``max-ttft``), or the number of
-``v[j]`` with ``C[j] <= t_j + T`` enforced unless ``v[j]`` (``violations``). A hint (an order, e.g.
+Objectives: none (``feasible``), ``Z >= C[j] - t_j`` minimised (``max-ttft``; an upper bound caps
+``Z``), or the number of ``v[j]`` with ``C[j] <= t_j + T`` enforced unless ``v[j]`` (``violations``;
+an upper bound, a count, caps ``sum v``). A hint (an order, e.g.
 from the best online policy) fills every variable. The caller reads the status first and checks
 every returned order with the evaluator (:mod:`prefix_sched.solvers.exact`).
 
@@ -79,6 +80,9 @@ def solve_cpsat(
     """
     n = stream.n
     base, alpha_scaled, arrivals = integer_timebase(stream, alpha)
+    count_cap = int(upper_bound) if objective == "violations" and upper_bound is not None else None
+    if count_cap is not None:
+        upper_bound = None  # for violations the upper bound is a count, not a time
     extra = [Fraction(x).denominator for x in (ttft, upper_bound) if x is not None]
     scale = math.lcm(base, *extra)
     factor = scale // base
@@ -153,6 +157,8 @@ def solve_cpsat(
             v = model.NewBoolVar(f"violated[{j}]")
             model.Add(end[j] <= t[j] + bound).OnlyEnforceIf(v.Not())
             violated.append(v)
+        if count_cap is not None:
+            model.Add(sum(violated) <= count_cap)
         model.Minimize(sum(violated))
 
     if hint is not None:

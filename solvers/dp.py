@@ -146,21 +146,10 @@ def feasible_endings(
         raise InputError("subset is empty")
     members.sort(key=lambda i: (stream.queries[i].arrival, i))  # deadlines then ascend with the index
 
-    base, alpha_scaled, scaled = integer_timebase(stream, alpha)
-    extra = [Fraction(x).denominator for x in (bound, start) + (() if limit is None else (limit,))]
-    scale = math.lcm(base, *extra)
-    factor = scale // base
-    alpha_s = alpha_scaled * factor
-    prompts = [stream.queries[i].prompt for i in members]
-    arrivals = [scaled[i] * factor for i in members]
-    deadlines = [a + int(bound * scale) for a in arrivals]
-    if limit is not None:
-        deadlines = [min(x, int(limit * scale)) for x in deadlines]
-    cost = scaled_cost_matrix(prompts, initial_prompt, scale, alpha_s)
-    cost.append(scaled_cost_matrix(prompts, EMPTY_PROMPT, scale, alpha_s)[-1])  # row BLANK: nothing shared
-    partners = _partners(prompts)
+    problem = scaled_instance(stream, members, bound, alpha, initial_prompt, start, limit)
+    scale, arrivals, deadlines, cost = problem.scale, problem.arrivals, problem.deadlines, problem.cost
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
-    search = _search(arrivals, deadlines, cost, partners, int(start * scale), max_states, deadline)
+    search = _search(arrivals, deadlines, cost, problem.partners, problem.start, max_states, deadline)
     status, layers, reached, states = search
     if status != FEASIBLE:
         return DPResult(status, {}, states)
@@ -173,8 +162,48 @@ def feasible_endings(
     return DPResult(status, endings, states, rebuild)
 
 
-def _partners(prompts: list[Prompt]) -> list[int]:
-    """For each query, the bit mask of the other queries whose prompt starts with the same segment."""
+@dataclass(frozen=True)
+class ScaledInstance:
+    """Queries in arrival order with every time an integer multiple of ``1 / scale`` token-time.
+
+    ``cost`` has a row per query, then the initial cache's row (index ``m``) and the BLANK row
+    (``m + 1``: a cache that shares nothing). ``partners[j]`` is the bit mask of the other queries
+    whose prompt starts with ``j``'s first segment (only those can share a prefix with ``j``).
+    """
+
+    scale: int
+    arrivals: list[int]
+    deadlines: list[int]
+    cost: list[list[int]]
+    partners: list[int]
+    start: int
+
+
+def scaled_instance(stream: Stream, members: Sequence[int], ttft: Exact, alpha: Exact,
+                    initial_prompt: Prompt = EMPTY_PROMPT, start: Exact = 0,
+                    horizon: Exact | None = None) -> ScaledInstance:
+    """The integer data the DPs work on, for ``members`` (stream indices, sorted by arrival)."""
+    base, alpha_scaled, scaled = integer_timebase(stream, alpha)
+    extra = [Fraction(x).denominator for x in (ttft, start) + (() if horizon is None else (horizon,))]
+    scale = math.lcm(base, *extra)
+    factor = scale // base
+    alpha_s = alpha_scaled * factor
+    prompts = [stream.queries[i].prompt for i in members]
+    arrivals = [scaled[i] * factor for i in members]
+    deadlines = [a + int(ttft * scale) for a in arrivals]
+    if horizon is not None:
+        deadlines = [min(x, int(horizon * scale)) for x in deadlines]
+    cost = scaled_cost_matrix(prompts, initial_prompt, scale, alpha_s)
+    cost.append(scaled_cost_matrix(prompts, EMPTY_PROMPT, scale, alpha_s)[-1])
+    return ScaledInstance(scale, arrivals, deadlines, cost, prefix_partners(prompts), int(start * scale))
+
+
+def prefix_partners(prompts: Sequence[Prompt]) -> list[int]:
+    """For each prompt, the bit mask of the other prompts that start with the same segment.
+
+    >>> prefix_partners([(("u", 2), ("a", 1)), (("v", 1),), (("u", 2),)])
+    [4, 0, 1]
+    """
     groups: dict[object, int] = {}
     for j, prompt in enumerate(prompts):
         if prompt:
@@ -195,7 +224,7 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
     cheapest = [min(column[:j] + column[j + 1:]) for j, column in enumerate(zip(*cost))]  # after any other
 
     def completable(mask: int, clock: int) -> bool:
-        total, checked, j = clock, 0, _oldest_unserved(mask)
+        total, checked, j = clock, 0, oldest_unserved(mask)
         while j < m and checked < EDF_WINDOW:
             if not mask >> j & 1:
                 total += cheapest[j]
@@ -208,7 +237,7 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
     def cache_of(j: int, mask: int) -> int:
         """``j``, or BLANK when no unserved partner of ``j`` can be served next (see the module)."""
         rest = partners[j] & ~mask
-        if mask == full or (rest and arrivals[(rest & -rest).bit_length() - 1] <= deadlines[_oldest_unserved(mask)]):
+        if mask == full or (rest and arrivals[(rest & -rest).bit_length() - 1] <= deadlines[oldest_unserved(mask)]):
             return j
         return blank
 
@@ -235,7 +264,7 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
             if deadline is not None and expanded % 50_000 == 0 and time.perf_counter() > deadline:
                 return UNKNOWN, layers, reached, states
             row = cost[last]
-            oldest = _oldest_unserved(mask)
+            oldest = oldest_unserved(mask)
             # Serving a query that arrives after the oldest unserved one's deadline would start
             # past that deadline, and the oldest one would miss it: no need to try.
             j = oldest
@@ -257,8 +286,12 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
     return (FEASIBLE if layer else INFEASIBLE), layers, reached, states
 
 
-def _oldest_unserved(mask: int) -> int:
-    """Index of the lowest zero bit of ``mask``."""
+def oldest_unserved(mask: int) -> int:
+    """Index of the lowest zero bit of ``mask`` (queries are indexed in arrival order).
+
+    >>> oldest_unserved(0b1011)
+    2
+    """
     return (~mask & (mask + 1)).bit_length() - 1
 
 

@@ -12,8 +12,12 @@ Three questions, for a stream, ``alpha`` and (where needed) a TTFT bound ``T``:
 Solvers: ``dp`` (:mod:`~prefix_sched.solvers.dp`; the least max TTFT by exact bisection over the
 integer time grid; it does not answer the violations question), ``cpsat``
 (:mod:`~prefix_sched.solvers.cpsat`), ``brute`` (n <= 8), and ``auto``: the DP first with half
-the time limit and a state cap, CP-SAT with the rest if the DP ran out (for violations: brute force
-for n <= 8, else CP-SAT). Every order a solver returns is scored by the Definition 2 evaluator
+the time limit and a state cap, CP-SAT with the rest if the DP ran out. For violations: brute force
+for n <= 8; else the incumbent is the best of the k-LPM runs and the drop DP's order
+(:mod:`~prefix_sched.solvers.drops`: the fewest queries to serve last so the rest meet ``T``), the
+feasibility DP proves or refutes "zero violations" (a lower bound of 1 when it refutes), and CP-SAT,
+hinted with the incumbent and capped by it, closes the gap or reports the best order with its
+proven bound. Every order a solver returns is scored by the Definition 2 evaluator
 before it is reported; a solver's claim the evaluator contradicts raises an AssertionError. The
 best online policy (k-LPM for k in 0, 1, 2, 3, inf) is the warm start: a hint and an upper bound.
 For feasibility with ``auto`` and ``n <= 13`` the DP's whole worst-case state space
@@ -44,7 +48,7 @@ from typing import Any
 
 from prefix_sched.errors import InputError
 from prefix_sched.provenance import package_versions
-from prefix_sched.solvers import brute, dp
+from prefix_sched.solvers import brute, dp, drops
 from prefix_sched.solvers.cpsat import solve_cpsat
 from prefix_sched.solvers.policies import parse_policy
 from prefix_sched.solvers.simulate import simulate
@@ -245,16 +249,44 @@ class _Job:
     def run_violations(self):
         if self.solver == "dp":
             raise InputError("the DP answers feasibility and max TTFT; use --solver cpsat, brute or auto for violations")
-        hint = self._run_warm_start()
         if self.solver == "brute" or (self.solver == "auto" and self.stream.n <= brute.MAX_N):
             self.say(f"brute force over the {self.stream.n}! orders")
             value, order = brute.fewest_violations(self.stream, self.ttft, alpha=self.alpha)
             return OPTIMAL, order, value, value, "brute"
-        outcome = self.cpsat("violations", hint=hint.order)
+        self.say(f"warm start: online k-LPM for k in {', '.join(map(str, WARM_START_KS))}, fewest violations")
+        incumbent = min((simulate(self.stream, parse_policy("k-lpm", k=k), alpha=self.alpha).evaluation
+                         for k in WARM_START_KS), key=lambda ev: ev.violations(self.ttft))
+        order, best, engine, lower = incumbent.order, incumbent.violations(self.ttft), "warm start", 0
+        if self.solver == "auto":
+            self.say(f"drop DP: fewest queries served last so the rest meet T (at most {best})")
+            dropped = drops.fewest_drops(self.stream, self.ttft, alpha=self.alpha, cap=best,
+                                         time_limit=self.remaining() / 3)
+            if dropped.order is not None:
+                value = evaluate(self.stream, dropped.order, alpha=self.alpha).violations(self.ttft)
+                if value < best:
+                    order, best, engine = dropped.order, value, "drop DP"
+            if best > 0:  # is zero possible? The feasibility DP answers exactly.
+                zero = self._run_dp(self.ttft, AUTO_DP_STATES, self.remaining() / 3)
+                if zero.status == FEASIBLE:
+                    order, best, engine = zero.best_order(), 0, "dp"
+                elif zero.status == INFEASIBLE:
+                    lower = 1
+            if best == lower:
+                return OPTIMAL, order, best, lower, engine
+        outcome = self.cpsat("violations", hint=order, upper=best if self.solver == "auto" else None)
+        if outcome.status == "INFEASIBLE":
+            raise AssertionError(f"CP-SAT found no order with at most {best} violations, but the evaluator "
+                                 f"counts {best} for the {engine} order")
         if outcome.order is None:
-            return UNKNOWN, None, None, None, "cpsat"
-        status = OPTIMAL if outcome.status == "OPTIMAL" else FEASIBLE
-        return status, outcome.order, int(outcome.objective), int(outcome.bound), "cpsat"
+            if self.solver == "cpsat":
+                return UNKNOWN, None, None, None, "cpsat"
+            return FEASIBLE, order, best, max(lower, int(outcome.bound or 0)), engine
+        value, bound = int(outcome.objective), max(lower, int(outcome.bound))
+        if outcome.status == "OPTIMAL":
+            return OPTIMAL, outcome.order, value, value, "cpsat"
+        if value <= best or self.solver == "cpsat":
+            return FEASIBLE, outcome.order, value, bound, "cpsat"
+        return FEASIBLE, order, best, bound, engine
 
     # -- evidence ------------------------------------------------------------------------------
     def finish(self, status, order, objective, bound, engine) -> ExactResult:

@@ -16,6 +16,7 @@ from prefix_sched.solvers.policies import parse_policy
 from prefix_sched.solvers.simulate import simulate
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.generators import poisson_prefix_tree
+from prefix_sched.theory.stream import Stream
 
 from strategies import streams, toy_stream
 
@@ -82,6 +83,44 @@ def test_fewest_violations_agrees_with_brute_force(stream, data):
     assert result.status == "OPTIMAL" and result.objective == expected
     assert evaluate(stream, result.order).violations(bound) == expected
     assert simulate(stream, parse_policy("lpm")).evaluation.violations(bound) >= expected
+
+
+def _prefix_stream(n: int, seed: int, rate: str = "1/250"):
+    full = poisson_prefix_tree(groups=-(-n // 4), group_size=4, prefix_len=300, suffix_len=30, rate=rate, seed=seed)
+    return Stream(tuple(full.queries[i] for i in full.arrival_order[:n]))
+
+
+@pytest.mark.parametrize("n, seed", [(10, 0), (12, 1), (14, 2), (16, 3)])
+def test_fewest_violations_auto_agrees_with_cpsat_beyond_brute_force(n, seed):
+    """n > 8: auto (k-LPM, the drop DP, the zero test, then capped CP-SAT) and plain CP-SAT prove the
+    same optimum at T = 3/4 of the least max TTFT, and the evaluator counts it on both orders."""
+    stream = _prefix_stream(n, seed)
+    ttft = int(minimize_max_ttft(stream).objective * 3 / 4)
+    auto = minimize_violations(stream, ttft, time_limit=60)
+    plain = minimize_violations(stream, ttft, solver="cpsat", time_limit=60)
+    assert auto.status == plain.status == "OPTIMAL" and auto.objective == plain.objective >= 1
+    for result in (auto, plain):
+        assert evaluate(stream, result.order).violations(ttft) == result.objective
+
+
+def test_fewest_violations_closes_the_gap_the_drop_dp_leaves():
+    """At n = 20 (seed 0, rate 1/264), T = 636: serving the fewest queries last needs 2 late, one late
+    query can bridge instead: the optimum is 1, and auto proves it."""
+    stream = _prefix_stream(20, 0, rate="1/264")  # load 1.25 over 330-token prompts
+    from prefix_sched.solvers.drops import fewest_drops
+    assert fewest_drops(stream, 636).drops == 2
+    result = minimize_violations(stream, 636, time_limit=60)
+    assert result.status == "OPTIMAL" and result.objective == 1
+    assert evaluate(stream, result.order).violations(636) == 1
+
+
+def test_fewest_violations_time_out_keeps_the_incumbent_and_a_sound_bound():
+    stream = _prefix_stream(40, 0, rate="1/264")
+    result = minimize_violations(stream, 974, time_limit=2)
+    assert result.status in ("FEASIBLE", "OPTIMAL")
+    assert evaluate(stream, result.order).violations(974) == result.objective
+    assert 1 <= result.bound <= result.objective  # 1: the feasibility DP refutes zero violations
+    assert decide(stream, 974).status == "INFEASIBLE"
 
 
 def test_toy_example_optimum_is_lpm():
