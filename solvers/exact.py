@@ -128,10 +128,13 @@ def minimize_violations(stream: Stream, ttft: object, *, alpha: object = 0, solv
     return job.finish(*job.run_violations())
 
 
-def warm_start(stream: Stream, alpha: Exact = 0) -> Evaluation:
-    """The best online k-LPM run (least max TTFT) over k in 0, 1, 2, 3, inf."""
+def warm_start(stream: Stream, alpha: Exact = 0, ttft: Exact | None = None) -> Evaluation:
+    """The best online k-LPM run over k in 0, 1, 2, 3, inf: least max TTFT, or with ``ttft`` the
+    fewest queries over it (then the least max TTFT)."""
     runs = [simulate(stream, parse_policy("k-lpm", k=k), alpha=alpha).evaluation for k in WARM_START_KS]
-    return min(runs, key=lambda ev: ev.max_ttft)
+    if ttft is None:
+        return min(runs, key=lambda ev: ev.max_ttft)
+    return min(runs, key=lambda ev: (ev.violations(ttft), ev.max_ttft))
 
 
 class _Job:
@@ -155,9 +158,10 @@ class _Job:
     def remaining(self) -> float:
         return max(self.time_limit - (time.perf_counter() - self.started), 0.01)
 
-    def _run_warm_start(self) -> Evaluation:
-        self.say(f"warm start: online k-LPM for k in {', '.join(map(str, WARM_START_KS))}")
-        return warm_start(self.stream, self.alpha)
+    def _run_warm_start(self, ttft: Exact | None = None) -> Evaluation:
+        goal = "" if ttft is None else f", fewest over T = {ttft}"
+        self.say(f"warm start: online k-LPM for k in {', '.join(map(str, WARM_START_KS))}{goal}")
+        return warm_start(self.stream, self.alpha, ttft)
 
     def _run_dp(self, ttft, max_states, time_limit) -> dp.DPResult:
         self.say(f"DP at T = {ttft} (up to {max_states:,} states, {time_limit:.1f} s)")
@@ -253,9 +257,7 @@ class _Job:
             self.say(f"brute force over the {self.stream.n}! orders")
             value, order = brute.fewest_violations(self.stream, self.ttft, alpha=self.alpha)
             return OPTIMAL, order, value, value, "brute"
-        self.say(f"warm start: online k-LPM for k in {', '.join(map(str, WARM_START_KS))}, fewest violations")
-        incumbent = min((simulate(self.stream, parse_policy("k-lpm", k=k), alpha=self.alpha).evaluation
-                         for k in WARM_START_KS), key=lambda ev: ev.violations(self.ttft))
+        incumbent = self._run_warm_start(self.ttft)
         order, best, engine, lower = incumbent.order, incumbent.violations(self.ttft), "warm start", 0
         if self.solver == "auto":
             self.say(f"drop DP: fewest queries served last so the rest meet T (at most {best})")
@@ -281,12 +283,10 @@ class _Job:
             if self.solver == "cpsat":
                 return UNKNOWN, None, None, None, "cpsat"
             return FEASIBLE, order, best, max(lower, int(outcome.bound or 0)), engine
-        value, bound = int(outcome.objective), max(lower, int(outcome.bound))
+        value = int(outcome.objective)  # auto capped CP-SAT at the incumbent: never worse than it
         if outcome.status == "OPTIMAL":
             return OPTIMAL, outcome.order, value, value, "cpsat"
-        if value <= best or self.solver == "cpsat":
-            return FEASIBLE, outcome.order, value, bound, "cpsat"
-        return FEASIBLE, order, best, bound, engine
+        return FEASIBLE, outcome.order, value, max(lower, int(outcome.bound)), "cpsat"
 
     # -- evidence ------------------------------------------------------------------------------
     def finish(self, status, order, objective, bound, engine) -> ExactResult:
