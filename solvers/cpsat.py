@@ -19,9 +19,9 @@ Model (the order is a Hamiltonian path, closed into a circuit through a depot no
   between them, so ``i`` and ``j`` are not adjacent. The arcs left out cannot be used by any
   schedule meeting the deadlines.
 
-Objectives: none (``feasible``), ``Z >= C[j] - t_j`` minimised (``max-ttft``; an upper bound caps
+Objectives: none (``feasible``), ``Z >= C[j] - t_j`` minimised (``max-ttft``; ``upper_bound`` caps
 ``Z``), or the number of ``v[j]`` with ``C[j] <= t_j + T`` enforced unless ``v[j]`` (``violations``;
-an upper bound, a count, caps ``sum v``). A hint (an order, e.g.
+``max_violations`` caps ``sum v``). A hint (an order, e.g.
 from the best online policy) fills every variable. The caller reads the status first and checks
 every returned order with the evaluator (:mod:`prefix_sched.solvers.exact`).
 
@@ -71,6 +71,7 @@ def solve_cpsat(
     no_overlap: bool = True,
     symmetry: bool = True,
     prune_arcs: bool = True,
+    max_violations: int | None = None,
 ) -> CpSatOutcome:
     """Build and solve one model; statuses are CP-SAT's names (OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN).
 
@@ -80,9 +81,6 @@ def solve_cpsat(
     """
     n = stream.n
     base, alpha_scaled, arrivals = integer_timebase(stream, alpha)
-    count_cap = int(upper_bound) if objective == "violations" and upper_bound is not None else None
-    if count_cap is not None:
-        upper_bound = None  # for violations the upper bound is a count, not a time
     extra = [Fraction(x).denominator for x in (ttft, upper_bound) if x is not None]
     scale = math.lcm(base, *extra)
     factor = scale // base
@@ -157,8 +155,8 @@ def solve_cpsat(
             v = model.NewBoolVar(f"violated[{j}]")
             model.Add(end[j] <= t[j] + bound).OnlyEnforceIf(v.Not())
             violated.append(v)
-        if count_cap is not None:
-            model.Add(sum(violated) <= count_cap)
+        if max_violations is not None:
+            model.Add(sum(violated) <= max_violations)
         model.Minimize(sum(violated))
 
     if hint is not None:

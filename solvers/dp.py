@@ -194,7 +194,8 @@ def scaled_instance(stream: Stream, members: Sequence[int], ttft: Exact, alpha: 
     if horizon is not None:
         deadlines = [min(x, int(horizon * scale)) for x in deadlines]
     cost = scaled_cost_matrix(prompts, initial_prompt, scale, alpha_s)
-    cost.append(scaled_cost_matrix(prompts, EMPTY_PROMPT, scale, alpha_s)[-1])
+    # the BLANK row: after an empty initial cache it is the initial row itself
+    cost.append(cost[-1] if not initial_prompt else scaled_cost_matrix(prompts, EMPTY_PROMPT, scale, alpha_s)[-1])
     return ScaledInstance(scale, arrivals, deadlines, cost, prefix_partners(prompts), int(start * scale))
 
 

@@ -167,10 +167,10 @@ class _Job:
         self.say(f"DP at T = {ttft} (up to {max_states:,} states, {time_limit:.1f} s)")
         return dp.feasible_endings(self.stream, ttft, alpha=self.alpha, max_states=max_states, time_limit=time_limit)
 
-    def cpsat(self, objective, hint=None, upper=None, limit=None):
+    def cpsat(self, objective, hint=None, upper=None, limit=None, max_violations=None):
         self.say(f"CP-SAT, {objective} ({limit or self.remaining():.1f} s left)")
         return solve_cpsat(self.stream, objective, ttft=self.ttft, alpha=self.alpha, hint=hint,
-                           upper_bound=upper, time_limit=limit or self.remaining(),
+                           upper_bound=upper, max_violations=max_violations, time_limit=limit or self.remaining(),
                            workers=self.workers, seed=self.seed)
 
     # -- feasibility ---------------------------------------------------------------------------
@@ -201,8 +201,10 @@ class _Job:
         return status, outcome.order, None, None, "cpsat"
 
     # -- least max TTFT ------------------------------------------------------------------------
-    def _run_brute(self):
+    def _run_brute(self, violations: bool = False):
         self.say(f"brute force over the {self.stream.n}! orders")
+        if violations:
+            return brute.fewest_violations(self.stream, self.ttft, alpha=self.alpha)
         return brute.best_max_ttft(self.stream, alpha=self.alpha)
 
     def run_max_ttft(self):
@@ -254,8 +256,7 @@ class _Job:
         if self.solver == "dp":
             raise InputError("the DP answers feasibility and max TTFT; use --solver cpsat, brute or auto for violations")
         if self.solver == "brute" or (self.solver == "auto" and self.stream.n <= brute.MAX_N):
-            self.say(f"brute force over the {self.stream.n}! orders")
-            value, order = brute.fewest_violations(self.stream, self.ttft, alpha=self.alpha)
+            value, order = self._run_brute(violations=True)
             return OPTIMAL, order, value, value, "brute"
         incumbent = self._run_warm_start(self.ttft)
         order, best, engine, lower = incumbent.order, incumbent.violations(self.ttft), "warm start", 0
@@ -275,7 +276,7 @@ class _Job:
                     lower = 1
             if best == lower:
                 return OPTIMAL, order, best, lower, engine
-        outcome = self.cpsat("violations", hint=order, upper=best if self.solver == "auto" else None)
+        outcome = self.cpsat("violations", hint=order, max_violations=best if self.solver == "auto" else None)
         if outcome.status == "INFEASIBLE":
             raise AssertionError(f"CP-SAT found no order with at most {best} violations, but the evaluator "
                                  f"counts {best} for the {engine} order")
