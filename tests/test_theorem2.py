@@ -218,3 +218,31 @@ def test_alpha_rescaling_keeps_the_bound():
     run = simulate(stream, klpm_spec(3), view="fixed", alpha=Fraction(1, 3))
     bound = bounds.KLPM_TIGHT.value(n=12, r=3, u=u_eff, d=d_eff, Delta=3, s=33)
     assert run.evaluation.max_ttft <= bound
+
+
+def test_checker_refuses_what_it_would_otherwise_ignore():
+    """A run at alpha > 0 or B > 1 is not re-checked at alpha = 0; an order index -1 is not read as
+    the last query; r = 0 is named instead of dividing by zero."""
+    stream = regular_arrival_shuffled_queue(n=6, r=2, u=3, d=1, delta=1, seed=0)
+    with pytest.raises(InputError, match="alpha = 0 and batch size 1, got alpha = 1/3"):
+        check_run(stream, simulate(stream, klpm_spec(2), view="fixed", alpha=Fraction(1, 3)))
+    with pytest.raises(InputError, match="batch size 2"):
+        check_run(stream, simulate(stream, klpm_spec(2), view="fixed", batch_size=2))
+    with pytest.raises(InputError, match="order holds -1"):
+        batch_ttfts(stream, [-1, 0, 1, 2, 3, 4])
+    with pytest.raises(InputError, match="order holds -1"):
+        check_order(stream, [-1, 0, 1, 2, 3, 4], "batch")
+    with pytest.raises(InputError, match="r must be >= 1, got 0"):
+        list(canonical_user_sequences(4, 0))
+
+
+def test_parse_definition4_compares_users_by_segment_id():
+    """Users 1 and "1" are two segments with no shared prefix (the evaluator reuses nothing between
+    them), so they are two users: r = 1, not one user with r = 2."""
+    from prefix_sched.theory.stream import Query, Stream
+    stream = Stream((Query("a", ((1, 2), ("x", 1)), 0), Query("b", (("1", 2), ("y", 1)), 1)))
+    assert evaluate(stream, [0, 1]).total_reused == 0
+    model = parse_definition4(stream)
+    assert (model.r, model.users) == (1, (1, "1"))
+    with pytest.raises(InputError, match="must be a Stream, got list"):
+        parse_definition4([])

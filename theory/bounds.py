@@ -3,7 +3,8 @@
 The seed lost every formula of Theorem 2; its proofs survive in prose. This module rebuilds each
 bound from the proof's structure, with sympy doing the algebra (the intersection of the proof's two
 lines is ``sympy.solve``'d, not typed in), and evaluates a bound exactly (``Fraction``) for given
-parameters. It leaves out simulation (:mod:`prefix_sched.theory.theorem2`) and the checker that
+parameters (checked against Definition 4's domain, every symbol replaced at once by an exact
+rational). It leaves out simulation (:mod:`prefix_sched.theory.theorem2`) and the checker that
 holds computed schedules to the bound (:mod:`prefix_sched.theory.guarantee`).
 
 Symbols (Definition 4 and Theorem 2): ``n`` queries, ``r`` queries per user, user history ``u``
@@ -45,7 +46,7 @@ import math
 import sympy as sp
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.exact import exact_number
+from prefix_sched.theory.exact import exact_int, exact_number
 
 n, r, u, d, k = sp.symbols("n r u d k", positive=True, integer=True)
 Delta, s = sp.symbols("Delta s", nonnegative=True)
@@ -102,6 +103,80 @@ _FCFS_LOWER = s + n * (u + d) - eps * n * u - (n - 1) * Delta
 _FCFS_FAILURE = EXPECTED_REUSES / (eps * n)
 
 
+# ---- The parameters' domain (Definition 4 and Theorem 2) ---------------------------------------
+# name -> (least value, whether the least value itself is allowed, whether it must be an integer).
+# u and d may be rationals: the alpha > 0 bounds use effective_lengths' (u', d'), which are >= the
+# token lengths. eps also has an upper end: 0 < eps < 1.
+_DOMAIN = {
+    "n": (1, True, True), "r": (1, True, True), "u": (1, True, False), "d": (1, True, False),
+    "Delta": (0, True, False), "s": (0, True, False), "eps": (0, False, False),
+}
+
+
+def check_parameters(**params: object) -> dict[str, Fraction]:
+    """Check Theorem 2's parameters against their domain and return them as exact fractions.
+
+    The domain is Definition 4's, as the CLI enforces it: ``n >= 1`` and ``r >= 1`` integers with
+    ``r`` dividing ``n``, ``u >= 1`` and ``d >= 1`` (token lengths; rationals are admitted for the
+    alpha-rescaled lengths of :func:`effective_lengths`), ``Delta >= 0``, ``s >= 0`` and
+    ``0 < eps < 1``. Values are read by :func:`~prefix_sched.theory.exact.exact_number` (an int, a
+    Fraction, a decimal or ``"p/q"``); any subset of the names in :data:`SYMBOLS` may be given.
+
+    Raises
+    ------
+    InputError
+        Naming the first parameter that is unknown, not an exact number, or outside its domain.
+
+    Examples
+    --------
+    >>> check_parameters(n=4, r="2", Delta="383/2")
+    {'n': Fraction(4, 1), 'r': Fraction(2, 1), 'Delta': Fraction(383, 2)}
+    >>> check_parameters(n=26, r=2, u=0)
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: u must be >= 1, got 0
+    """
+    unknown = set(params) - set(SYMBOLS)
+    if unknown:
+        raise InputError(f"unknown parameter(s) {sorted(unknown)}; valid: {sorted(SYMBOLS)}")
+    values = {}
+    for name, value in params.items():
+        least, closed, integral = _DOMAIN[name]
+        number = exact_int(value, name) if integral else exact_number(value, name)
+        if number < least or (number == least and not closed):
+            raise InputError(f"{name} must be {'>=' if closed else '>'} {least}, got {value!r}")
+        if name == "eps" and number >= 1:
+            raise InputError(f"eps must be < 1, got {value!r}")
+        values[name] = Fraction(number)
+    if "n" in values and "r" in values and values["n"] % values["r"]:
+        raise InputError(f"r must divide n, got n={params['n']!r}, r={params['r']!r}")
+    return values
+
+
+def _rationals(values: dict[str, Fraction]) -> dict[sp.Symbol, sp.Rational]:
+    """Checked values as exact sympy numbers, keyed by symbol."""
+    return {SYMBOLS[name]: sp.Rational(v.numerator, v.denominator) for name, v in values.items()}
+
+
+def _substitute(expr: sp.Expr, values: dict[str, Fraction]) -> Fraction:
+    """``expr`` at the checked ``values``: every symbol replaced at once, the result read back exactly.
+
+    ``xreplace`` swaps all symbols in one pass, so no partly substituted ``Max`` is ever simplified
+    with the symbols' assumptions (``u`` positive integer, hence ``u >= 1``) against values that
+    were already put in; the result is a sympy ``Rational`` whose numerator and denominator are the
+    ``Fraction``'s. Nothing is rounded or guessed (no ``nsimplify``).
+    """
+    names = {symbol: name for name, symbol in SYMBOLS.items()}
+    missing = sorted(names.get(x, str(x)) for x in expr.free_symbols if names.get(x) not in values)
+    if missing:
+        raise InputError(f"{expr} needs values for {missing}, got {sorted(values)}")
+    result = expr.xreplace(_rationals(values))
+    if not result.is_Rational:
+        shown = ", ".join(f"{name}={v}" for name, v in values.items())
+        raise InputError(f"{expr} at {shown} is {result}, not a rational number")
+    return Fraction(int(result.p), int(result.q))
+
+
 @dataclass(frozen=True)
 class Statement:
     """One reconstructed statement of Theorem 2, with exactly what it is about.
@@ -127,6 +202,9 @@ class Statement:
         An upper bound on the probability that ``bound`` fails (``whp`` statements).
     status : str
         ``verified``, ``refuted`` or ``corrected-and-verified`` (see THEORY.md).
+    batch_start : bool
+        Whether every view it is claimed for starts processing after the last arrival, so that
+        :meth:`value` refuses ``s < (n - 1) Delta``.
     """
 
     name: str
@@ -140,43 +218,67 @@ class Statement:
     bound: sp.Expr
     failure: sp.Expr | None
     status: str
+    batch_start: bool = False
 
     def value(self, **params: object) -> Fraction:
-        """The bound for the given parameters, exactly; see :func:`evaluate_expression`."""
-        return evaluate_expression(self.bound, **params)
+        """The bound at ``params`` (checked by :func:`check_parameters`), exactly.
+
+        Raises
+        ------
+        InputError
+            If a parameter is outside its domain, a symbol of the bound has no value, or (for a
+            ``batch_start`` statement) ``s < (n - 1) Delta``.
+
+        Examples
+        --------
+        >>> KLPM_TIGHT.value(n=12, r=3, u=16, d=1, Delta="383/2", s="4219/2")
+        Fraction(4253, 2)
+        >>> KLPM_TIGHT.value(n=4, r=2, u=1, d=1, Delta=2, s=1)
+        Traceback (most recent call last):
+        ...
+        prefix_sched.errors.InputError: Theorem 2 (k-LPM), corrected and tight is claimed for s >= (n - 1) Delta = 6, got s = 1
+        """
+        values = check_parameters(**params)
+        if self.batch_start and {"n", "Delta", "s"} <= set(values):
+            last = (values["n"] - 1) * values["Delta"]
+            if values["s"] < last:
+                raise InputError(f"{self.name} is claimed for s >= (n - 1) Delta = {last}, got s = {params['s']}")
+        return _substitute(self.bound, values)
 
     def failure_probability(self, **params: object) -> Fraction:
-        """The proof's bound on the probability that ``bound`` fails (capped at 1)."""
+        """The proof's bound on the probability that ``bound`` fails (capped at 1).
+
+        >>> LPM_LOWER.failure_probability(n=8, eps="1/4"), KLPM_TIGHT.failure_probability(n=8)
+        (Fraction(5, 14), Fraction(0, 1))
+        """
+        values = check_parameters(**params)
         if self.failure is None:
             return Fraction(0)
-        return min(Fraction(1), evaluate_expression(self.failure, **params))
+        return min(Fraction(1), _substitute(self.failure, values))
 
 
 def evaluate_expression(expr: sp.Expr, **params: object) -> Fraction:
     """Evaluate ``expr`` exactly at ``params`` (names from :data:`SYMBOLS`), as a ``Fraction``.
 
+    Every parameter is checked by :func:`check_parameters`; the symbols are replaced all at once by
+    exact sympy rationals and the result is read back as a ``Fraction``.
+
     Raises
     ------
     InputError
-        If a symbol of ``expr`` has no value, a value is not an exact number, or ``r`` does not
-        divide ``n``.
+        If a parameter is unknown or outside its domain, a symbol of ``expr`` has no value, or the
+        value is not a rational number (``expr`` holds a root, or divides by zero there).
 
     Examples
     --------
     >>> evaluate_expression(n * (u / r + d), n=4, r=2, u=5, d=5)
     Fraction(30, 1)
+    >>> evaluate_expression(sp.sqrt(n), n=2)
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: sqrt(n) at n=2 is sqrt(2), not a rational number
     """
-    unknown = set(params) - set(SYMBOLS)
-    if unknown:
-        raise InputError(f"unknown parameter(s) {sorted(unknown)}; valid: {sorted(SYMBOLS)}")
-    values = {SYMBOLS[name]: sp.Rational(str(exact_number(v, name))) for name, v in params.items()}
-    if "n" in params and "r" in params and values[n] % values[r]:
-        raise InputError(f"r must divide n, got n={params['n']}, r={params['r']}")
-    result = sp.nsimplify(expr.subs(values))
-    if not result.is_Rational:
-        missing = sorted(str(x) for x in result.free_symbols)
-        raise InputError(f"bound needs values for {missing or 'its symbols'}, got {sorted(params)}")
-    return Fraction(int(result.p), int(result.q))
+    return _substitute(expr, check_parameters(**params))
 
 
 def effective_lengths(u_tokens: int, d_tokens: int, alpha: object) -> tuple[Fraction, Fraction]:
@@ -184,11 +286,14 @@ def effective_lengths(u_tokens: int, d_tokens: int, alpha: object) -> tuple[Frac
 
     Under Definition 4 a query costs ``u + d + alpha (u + d)^2`` without reuse and
     ``d + alpha ((u + d)^2 - u^2)`` after a query of its user, so every bound holds with
-    ``d' = d + alpha (2 u d + d^2)`` and ``u' = u + alpha u^2``.
+    ``d' = d + alpha (2 u d + d^2)`` and ``u' = u + alpha u^2``. ``u`` and ``d`` are token counts
+    (integers >= 1), ``alpha >= 0``.
 
     >>> effective_lengths(5, 5, 0), effective_lengths(2, 1, Fraction(1, 2))
     ((Fraction(5, 1), Fraction(5, 1)), (Fraction(4, 1), Fraction(7, 2)))
     """
+    u_tokens = exact_int(u_tokens, "u", minimum=1)
+    d_tokens = exact_int(d_tokens, "d", minimum=1)
     a = Fraction(exact_number(alpha, "alpha", minimum=0))
     return Fraction(u_tokens) + a * u_tokens**2, Fraction(d_tokens) + a * (2 * u_tokens * d_tokens + d_tokens**2)
 
@@ -197,7 +302,7 @@ _BATCH = ("batch (s >= (n-1) Delta)",)
 
 LPM_LOWER = Statement(
     "Theorem 2 (LPM)", "lpm", "inf", None, "random", _BATCH, "lower", "whp",
-    _LPM_LOWER, _LPM_FAILURE, "verified",
+    _LPM_LOWER, _LPM_FAILURE, "verified", batch_start=True,
 )
 FCFS_LOWER = Statement(
     "Theorem 2 (FCFS)", "fcfs", "0", None, "any",
@@ -206,7 +311,7 @@ FCFS_LOWER = Statement(
 )
 KLPM_PAPER = Statement(
     "Theorem 2 (k-LPM), the proof's intersection value", "k-lpm", "r - 1", "fcfs", "any", _BATCH,
-    "upper", "deterministic", _PAPER_PEAK, None, "refuted",
+    "upper", "deterministic", _PAPER_PEAK, None, "refuted", batch_start=True,
 )
 KLPM_MODEL_READING = Statement(
     "Theorem 2 (k-LPM), MODEL.md's reading n(u/r + d - Delta/r)", "k-lpm", "r - 1", "fcfs", "any",
@@ -216,7 +321,7 @@ KLPM_MODEL_READING = Statement(
 KLPM_TIGHT = Statement(
     "Theorem 2 (k-LPM), corrected and tight", "k-lpm", "r - 1", "fcfs", "any",
     ("batch (s >= (n-1) Delta)", "fixed (s = (n-1) Delta)"), "upper", "deterministic",
-    sp.Max(_FIRST, _HEAD_PEAK, _TAIL_PEAK), None, "corrected-and-verified",
+    sp.Max(_FIRST, _HEAD_PEAK, _TAIL_PEAK), None, "corrected-and-verified", batch_start=True,
 )
 STATEMENTS = (LPM_LOWER, FCFS_LOWER, KLPM_PAPER, KLPM_MODEL_READING, KLPM_TIGHT)
 
@@ -243,41 +348,44 @@ COROLLARY3_REGION = sp.And(
 def in_corollary3_region(r_value: int, u_value: object, delta_value: object) -> bool:
     """Whether ``(r, u, Delta)`` lies in Corollary 3's region, computed from the slopes.
 
-    The region is ``r >= 2`` and ``0 < Delta < u`` (``d`` cancels):
+    The region is ``r >= 2`` and ``0 < Delta < u`` (``d`` cancels); the parameters are checked by
+    :func:`check_parameters`:
 
     >>> in_corollary3_region(4, 100, 50), in_corollary3_region(4, 100, 0), in_corollary3_region(1, 100, 50)
     (True, False, False)
+    >>> in_corollary3_region(4, 100, "99/2"), in_corollary3_region(2, 100, 100)
+    (True, False)
     """
-    values = {r: sp.Integer(r_value), u: sp.Rational(str(u_value)), Delta: sp.Rational(str(delta_value)), d: 1}
-    return bool(COROLLARY3_REGION.subs(values))
+    values = _rationals(check_parameters(r=r_value, u=u_value, Delta=delta_value))
+    return bool(COROLLARY3_REGION.xreplace({**values, d: sp.Integer(1)}))
 
 
-def corollary3_threshold(r_value: int, u_value: int, d_value: int, delta_value: object, eps_value: object) -> int | None:
+def corollary3_threshold(r_value: int, u_value: object, d_value: object, delta_value: object, eps_value: object) -> int | None:
     """The least multiple ``n`` of ``r`` from which KLPM_TIGHT < min(LPM_LOWER, FCFS_LOWER) for good.
 
     All bounds are taken with ``s = (n - 1) Delta``. Each of KLPM_TIGHT's three terms and each lower
     bound is linear in ``n``, so every difference (lower bound minus term) is a line; the comparison
     holds for good exactly from the largest root on, provided every slope is positive. Returns
-    ``None`` when some slope is not (``eps`` too large, or outside Corollary 3's region).
+    ``None`` when some slope is not (``eps`` too large, or outside Corollary 3's region). The
+    parameters are checked by :func:`check_parameters`.
 
     >>> corollary3_threshold(4, 100, 5, 50, "1/10")
     4
     >>> corollary3_threshold(4, 100, 5, 150, "1/100") is None
     True
     """
-    e = sp.Rational(str(exact_number(eps_value, "eps")))
-    base = {r: sp.Integer(r_value), u: sp.Integer(u_value), d: sp.Integer(d_value),
-            Delta: sp.Rational(str(delta_value)), eps: e}
+    base = _rationals(check_parameters(r=r_value, u=u_value, d=d_value, Delta=delta_value, eps=eps_value))
     roots = []
     for lower in (_LPM_LOWER, _FCFS_LOWER):
         for term in (_FIRST, _HEAD_PEAK, _TAIL_PEAK):
-            gap = sp.expand((lower - term).subs(s, LAST_ARRIVAL).subs(base))
+            gap = sp.expand((lower - term).subs(s, LAST_ARRIVAL).xreplace(base))
             slope = gap.coeff(n)
             if slope <= 0:
                 return None
             roots.append(-gap.subs(n, 0) / slope)
     candidate = max(1, int(sp.floor(max(roots))) + 1)
-    return candidate + (-candidate) % r_value
+    r_int = int(base[r])
+    return candidate + (-candidate) % r_int
 
 
 def lpm_failure(n_value: int, eps_value: object) -> Fraction:
@@ -286,30 +394,37 @@ def lpm_failure(n_value: int, eps_value: object) -> Fraction:
     >>> lpm_failure(100, "1/10") == LPM_LOWER.failure_probability(n=100, eps="1/10")
     True
     """
-    e = Fraction(exact_number(eps_value, "eps"))
-    early = math.floor(e * n_value)
-    late = n_value - math.ceil((1 - e) * n_value) + 1
-    return Fraction(math.comb(n_value - early, late), math.comb(n_value, late))
+    values = check_parameters(n=n_value, eps=eps_value)
+    n_int, e = int(values["n"]), values["eps"]
+    early = math.floor(e * n_int)
+    late = n_int - math.ceil((1 - e) * n_int) + 1
+    return Fraction(math.comb(n_int - early, late), math.comb(n_int, late))
 
 
 def corollary3_sample_size(
-    r_value: int, u_value: int, d_value: int, delta_value: object, eps_value: object, delta_prob: object,
+    r_value: int, u_value: object, d_value: object, delta_value: object, eps_value: object, delta_prob: object,
     max_n: int = 1_000_000,
 ) -> int | None:
     """The least multiple ``n`` of ``r``, from :func:`corollary3_threshold` on, at which the proof
     guarantees Corollary 3 with probability ``1 - delta_prob``: the bounds separate and the two
     failure probabilities (LPM's exact, FCFS's Markov) add up to at most ``delta_prob``.
 
+    ``0 < delta_prob < 1``; ``None`` if no ``n <= max_n`` qualifies.
+
     >>> corollary3_sample_size(4, 100, 5, 50, "1/10", "1/10")
     360
     """
     start = corollary3_threshold(r_value, u_value, d_value, delta_value, eps_value)
+    budget = Fraction(exact_number(delta_prob, "delta (failure probability)"))
+    if not 0 < budget < 1:
+        raise InputError(f"delta (failure probability) must be in (0, 1), got {delta_prob!r}")
+    max_n = exact_int(max_n, "max_n", minimum=1)
     if start is None:
         return None
+    r_int = exact_int(r_value, "r")
     e = Fraction(exact_number(eps_value, "eps"))
-    budget = Fraction(exact_number(delta_prob, "delta"))
-    for n_value in range(start, max_n + 1, r_value):
-        fcfs = Fraction(r_value - 1) / (e * n_value)
+    for n_value in range(start, max_n + 1, r_int):
+        fcfs = Fraction(r_int - 1) / (e * n_value)
         if fcfs <= budget and lpm_failure(n_value, e) + fcfs <= budget:
             return n_value
     return None

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from prefix_sched.errors import InputError, PrefixSchedError
+from prefix_sched.errors import CheckFailed, InputError
 from prefix_sched.solvers.simulate import PolicyRun
 from prefix_sched.theory import bounds
 from prefix_sched.theory.evaluator import evaluate
@@ -43,8 +43,8 @@ from prefix_sched.theory.theorem2 import batch_ttfts, parse_definition4
 PROVEN_VIEWS = ("batch", "fixed")
 
 
-class GuaranteeViolation(PrefixSchedError):
-    """A schedule's max TTFT exceeds a proven bound."""
+class GuaranteeViolation(CheckFailed):
+    """A schedule's max TTFT exceeds a proven bound: a failed check (exit 1), not bad input."""
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,37 @@ def check_order(stream: Stream, order: Sequence[int], view: str = "fixed", start
     """Evaluate ``order`` on the Definition 4 ``stream`` and compare with KLPM_TIGHT.
 
     ``start`` is the batch view's ``s`` (default, and the only value for ``fixed``: the last
-    arrival ``(n - 1) Delta``).
+    arrival ``(n - 1) Delta``); it may be any exact number ``>= (n - 1) Delta``, fractions included.
+
+    Raises
+    ------
+    InputError
+        If ``view`` has no proven bound, ``stream`` is not a Definition 4 stream, ``order`` is not a
+        permutation of its queries, or ``start`` is not an exact number ``>= (n - 1) Delta`` (for
+        ``fixed``: not equal to it). A broken bound is not an error: see :attr:`GuaranteeCheck.holds`
+        and :func:`assert_guarantee`.
+
+    Examples
+    --------
+    >>> from prefix_sched.theory.theorem2 import definition4_stream
+    >>> stream = definition4_stream([0, 1, 0, 1], u=5, d=5, delta="1/2")
+    >>> check = check_order(stream, [0, 2, 1, 3], "batch", start="5/2")
+    >>> check.max_ttft, check.bound, check.holds
+    (Fraction(31, 1), Fraction(63, 2), True)
+    >>> check_order(stream, [0, 2, 1, 3], "batch", start=1)
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: the batch view needs start s >= (n - 1) Delta = 3/2, got 1
     """
     if view not in PROVEN_VIEWS:
         raise InputError(f"no proven k-LPM bound for view {view!r}; proven views: {', '.join(PROVEN_VIEWS)}")
     model = parse_definition4(stream)
     last = (model.n - 1) * model.delta
-    if view == "fixed" and start is not None and exact_number(start, "start s") != last:
-        raise InputError(f"the fixed view's bound uses s = (n - 1) Delta = {last}, got start {start}")
     s = last if start is None else Fraction(exact_number(start, "start s"))
+    if view == "fixed" and s != last:
+        raise InputError(f"the fixed view's bound uses s = (n - 1) Delta = {last}, got start {start}")
+    if s < last:
+        raise InputError(f"the batch view needs start s >= (n - 1) Delta = {last}, got {start}")
     if view == "batch":
         ttft = batch_ttfts(stream, order, s)
         order = tuple(order)
@@ -89,8 +111,18 @@ def check_order(stream: Stream, order: Sequence[int], view: str = "fixed", start
 
 
 def check_run(stream: Stream, run: PolicyRun) -> GuaranteeCheck:
-    """Check a simulator run; the run must be the k-LPM the theorem is about, in the fixed view."""
+    """Check a simulator run; the run must be the k-LPM the theorem is about, at alpha = 0, B = 1.
+
+    The bound is for alpha = 0 and batch size one; a run with other settings is refused rather than
+    re-evaluated under settings it did not use (for alpha > 0 see
+    :func:`~prefix_sched.theory.bounds.effective_lengths`).
+    """
     model = parse_definition4(stream)
+    if run.evaluation.alpha != 0 or run.evaluation.batch_size != 1:
+        raise InputError(
+            f"the k-LPM bound is checked at alpha = 0 and batch size 1, got alpha = {run.evaluation.alpha}, "
+            f"batch size {run.evaluation.batch_size}"
+        )
     policy = run.policy
     if policy.k != model.r - 1 or (policy.k > 0 and policy.cycle_start != "fcfs"):
         raise InputError(

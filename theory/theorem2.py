@@ -28,7 +28,7 @@ from prefix_sched.errors import InputError
 from prefix_sched.solvers.policies import PolicySpec, parse_policy
 from prefix_sched.solvers.simulate import simulate
 from prefix_sched.theory import bounds
-from prefix_sched.theory.evaluator import evaluate
+from prefix_sched.theory.evaluator import check_order, evaluate
 from prefix_sched.theory.exact import exact_int, exact_number
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 from prefix_sched.theory.stream import Query, Stream
@@ -45,10 +45,13 @@ class Definition4:
     u: int
     d: int
     delta: Fraction
-    users: tuple[str, ...]
+    users: tuple[object, ...]
 
     def params(self, start: object | None = None) -> dict[str, object]:
-        """Keyword arguments for :meth:`bounds.Statement.value`; ``s`` defaults to the last arrival."""
+        """Keyword arguments for :meth:`bounds.Statement.value`; ``s`` defaults to the last arrival.
+
+        The batch-view statements refuse ``s < (n - 1) Delta`` (:meth:`bounds.Statement.value`).
+        """
         s = (self.n - 1) * self.delta if start is None else exact_number(start, "start s")
         return {"n": self.n, "r": self.r, "u": self.u, "d": self.d, "Delta": self.delta, "s": s}
 
@@ -82,13 +85,29 @@ def definition4_stream(users: Sequence[object], u: int, d: int, delta: object) -
 def parse_definition4(stream: Stream) -> Definition4:
     """Read ``(n, r, u, d, Delta)`` and the user sequence off the stream itself (not its meta).
 
+    Users and docs are segment ids, compared by value and type (the user ``1`` and the user
+    ``"1"`` are two users, as they are two segments). The result lies in Definition 4's domain by
+    construction: ``n >= 1``, ``r`` divides ``n``, ``u, d >= 1`` (segment lengths are positive
+    integers), ``Delta >= 0`` (arrivals are).
+
     Raises
     ------
     InputError
-        If the stream is not a Definition 4 stream: two segments ``(user)(doc)`` per prompt, one
-        user length and one doc length, distinct docs, every user in ``r`` queries, arrivals
-        ``(i - 1) Delta`` in file order.
+        If ``stream`` is not a :class:`Stream`, or not a Definition 4 stream: two segments
+        ``(user)(doc)`` per prompt, one user length and one doc length, distinct docs, every user in
+        ``r`` queries, arrivals ``(i - 1) Delta`` in file order.
+
+    Examples
+    --------
+    >>> model = parse_definition4(definition4_stream([0, 1, 0, 1], u=3, d=2, delta="1/2"))
+    >>> model.n, model.r, model.u, model.d, model.delta, model.users
+    (4, 2, 3, 2, Fraction(1, 2), ('u0', 'u1', 'u0', 'u1'))
+    >>> two_users = Stream((Query("a", ((1, 2), ("x", 1)), 0), Query("b", (("1", 2), ("y", 1)), 1)))
+    >>> parse_definition4(two_users).r
+    1
     """
+    if not isinstance(stream, Stream):
+        raise InputError(f"a Definition 4 stream must be a Stream, got {type(stream).__name__}")
     queries = stream.queries
     if any(len(q.prompt) != 2 for q in queries):
         raise InputError("a Definition 4 prompt is (user)(doc): two segments per query")
@@ -97,7 +116,7 @@ def parse_definition4(stream: Stream) -> Definition4:
     if len(user_lengths) != 1 or len(doc_lengths) != 1:
         raise InputError(f"Definition 4 needs one user length and one doc length, got {user_lengths}, {doc_lengths}")
     docs = [q.prompt[1][0] for q in queries]
-    users = tuple(str(q.prompt[0][0]) for q in queries)
+    users = tuple(q.prompt[0][0] for q in queries)
     if len(set(docs)) != len(docs) or set(docs) & set(users):
         raise InputError("Definition 4 docs must be distinct and differ from every user")
     counts = set(Counter(users).values())
@@ -125,6 +144,7 @@ def batch_ttfts(stream: Stream, order: Sequence[int], start: object | None = Non
 
     ``start`` defaults to the last arrival. The order's query indices refer to ``stream``.
     """
+    order = check_order(order, stream.n)
     s = max(q.arrival for q in stream.queries) if start is None else start
     gated = gated_stream(stream, s)
     position = {qid: p for p, qid in enumerate(q.qid for q in gated.queries)}
@@ -154,6 +174,8 @@ def canonical_user_sequences(n: int, r: int) -> Iterator[tuple[int, ...]]:
     >>> [''.join(map(str, x)) for x in canonical_user_sequences(4, 2)]
     ['0011', '0101', '0110']
     """
+    n = exact_int(n, "n", minimum=1)
+    r = exact_int(r, "r", minimum=1)
     if n % r:
         raise InputError(f"r must divide n, got n={n}, r={r}")
     groups = n // r
@@ -283,6 +305,7 @@ def monte_carlo(
     ties) is at least LPM_LOWER, FCFS at least FCFS_LOWER, and k-LPM (``klpm_spec(r)``, oldest
     ties) at most KLPM_TIGHT. Failure bounds are the proofs' (LPM exact, FCFS Markov).
     """
+    trials = exact_int(trials, "trials", minimum=1)
     rng = np.random.default_rng(seed)
     lpm = parse_policy("lpm", tie_break="random")
     fcfs = parse_policy("fcfs")
