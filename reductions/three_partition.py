@@ -47,6 +47,9 @@ from typing import Any
 import numpy as np
 
 from prefix_sched.errors import FormatError, InputError
+from prefix_sched.theory.exact import brief
+from prefix_sched.theory.outputs import write_text
+from prefix_sched.theory.streamio import check_nesting, read_json_document
 
 INSTANCE_FORMAT = "prefix-sched.3-partition"
 VERSION = 1
@@ -147,22 +150,27 @@ def from_json(record: object, where: str = "3-PARTITION instance") -> ThreeParti
     if not isinstance(record, dict):
         raise FormatError(f"{where}: expected a JSON object, got {type(record).__name__}")
     if record.get("format") != INSTANCE_FORMAT:
-        raise FormatError(f"{where}: field 'format' must be {INSTANCE_FORMAT!r}, got {record.get('format')!r}")
-    if record.get("version") != VERSION:
-        raise FormatError(f"{where}: unsupported version {record.get('version')!r} (this reader knows {VERSION})")
+        raise FormatError(f"{where}: field 'format' must be {INSTANCE_FORMAT!r}, got {brief(record.get('format'))}")
+    version = record.get("version")
+    if type(version) is not int or version != VERSION:
+        raise FormatError(f"{where}: unsupported version {brief(version)} (this reader knows {VERSION})")
     unknown = set(record) - {"format", "version", "B", "sizes", "meta"}
     if unknown:
-        raise FormatError(f"{where}: unknown fields {sorted(unknown)}")
+        raise FormatError(f"{where}: unknown fields {brief(sorted(unknown))}")
     sizes = record.get("sizes")
     if not isinstance(sizes, list):
-        raise FormatError(f"{where}: field 'sizes' must be a list of integers, got {sizes!r}")
+        raise FormatError(f"{where}: field 'sizes' must be a list of integers, got {brief(sizes)}")
     meta = record.get("meta", {})
     if not isinstance(meta, dict):
-        raise FormatError(f"{where}: field 'meta' must be an object, got {meta!r}")
+        raise FormatError(f"{where}: field 'meta' must be an object, got {brief(meta)}")
+    try:
+        check_nesting(meta, "field 'meta'")
+    except FormatError as err:
+        raise FormatError(f"{where}: {err}") from None
     bound = record.get("B")
     if bound is None:
         if not sizes or len(sizes) % 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in sizes):
-            raise FormatError(f"{where}: cannot derive B: 'sizes' must be 3m integers, got {sizes!r}")
+            raise FormatError(f"{where}: cannot derive B: 'sizes' must be 3m integers, got {brief(sizes)}")
         m = len(sizes) // 3
         if sum(sizes) % m:
             raise FormatError(f"{where}: no 'B' given and sum(sizes) = {sum(sizes)} is not divisible by m = {m}")
@@ -174,22 +182,20 @@ def from_json(record: object, where: str = "3-PARTITION instance") -> ThreeParti
 
 
 def read_instance(path: Path | str) -> ThreePartition:
-    """Read an instance file; FormatError naming the file when it cannot be read or is invalid."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise FormatError(f"cannot read {path}: {err.strerror}") from err
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise FormatError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
-    return from_json(record, str(path))
+    """Read an instance file; FormatError naming the file when it cannot be read or is invalid.
+
+    The file is read by :func:`~prefix_sched.theory.streamio.read_json_document`: invalid UTF-8, a
+    binary file, NaN, JSON nested too deeply and the like are one-line FormatErrors naming the
+    file and the line; a wrong field names the file, the field and the value.
+    """
+    record = read_json_document(path)
+    return from_json(record, str(path) if str(path).isprintable() else repr(str(path)))
 
 
-def write_instance(instance: ThreePartition, path: Path | str) -> None:
-    """Write ``instance`` as a ``prefix-sched.3-partition`` file."""
-    Path(path).write_text(json.dumps(instance.to_json(), sort_keys=True) + "\n", encoding="utf-8")
+def write_instance(instance: ThreePartition, path: Path | str, *, option: str = "--out") -> None:
+    """Write ``instance`` as a ``prefix-sched.3-partition`` file, atomically
+    (:func:`~prefix_sched.theory.outputs.write_text`; ``option`` names it in error messages)."""
+    write_text(path, json.dumps(instance.to_json(), sort_keys=True) + "\n", option)
 
 
 @dataclass(frozen=True)

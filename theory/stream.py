@@ -1,7 +1,10 @@
 """Query streams (Definition 1): queries with an id, a prompt and an arrival time.
 
-A :class:`Stream` is validated once, when it is built: ids are unique, arrivals are exact and
-non-negative, prompts are non-empty, and each segment id has one length in the whole stream.
+A :class:`Stream` is validated once, when it is built: query ids are unique, arrivals are exact and
+non-negative, prompts are non-empty tuples of ``(segment id, length)`` pairs, every query id and
+segment id is a ``str`` or an ``int`` and nothing else (no bool, float or None, which Python would
+let equal ``1``; see :mod:`~prefix_sched.theory.prompt`), and each segment id has one length in the
+whole stream.
 Nothing is repaired or dropped: a violation is a :class:`~prefix_sched.errors.StreamError` naming
 the query and the value.
 
@@ -13,6 +16,10 @@ Examples
 >>> s = Stream.from_records([("a", (("u", 5),), 3), ("b", (("u", 5), ("d", 2)), 1)])
 >>> s.n, s.arrival_order, s.index_of("b")
 (2, (1, 0), 1)
+>>> Stream.from_records([("a", ((True, 5),), 0)])
+Traceback (most recent call last):
+...
+prefix_sched.errors.InputError: query 'a' segment 0: an id must be a string or an integer, got True (bool)
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from types import MappingProxyType
 from typing import Any
 
 from prefix_sched.errors import InputError, StreamError
-from prefix_sched.theory.exact import Exact, exact_number
-from prefix_sched.theory.prompt import Prompt, prompt_length
+from prefix_sched.theory.exact import Exact, brief, exact_number
+from prefix_sched.theory.prompt import Prompt, check_segment_id, make_prompt, prompt_length
 
 QueryId = int | str
 
@@ -66,6 +73,10 @@ class Stream:
     _index: Mapping[QueryId, int] = field(init=False, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.queries, Iterable) or isinstance(self.queries, (str, bytes)):
+            raise StreamError(f"queries must be a tuple of Query, got {brief(self.queries)}")
+        if not isinstance(self.meta, Mapping):
+            raise StreamError(f"a stream's meta must be a mapping, got {brief(self.meta)}")
         queries = tuple(self.queries)
         if not queries:
             raise StreamError("a stream needs at least one query, got an empty stream")
@@ -89,11 +100,13 @@ class Stream:
     def from_records(
         cls, records: Iterable[tuple[QueryId, Prompt, object]], meta: Mapping[str, Any] | None = None
     ) -> Stream:
-        """Build a stream from ``(id, prompt, arrival)`` triples; arrivals are read exactly."""
+        """Build a stream from ``(id, prompt, arrival)`` triples; arrivals are read exactly and
+        prompts checked by :func:`~prefix_sched.theory.prompt.make_prompt`."""
         queries = []
         for qid, prompt, arrival in records:
-            queries.append(Query(qid, tuple(prompt), exact_number(arrival, f"arrival of query {qid!r}")))
-        return cls(tuple(queries), meta or {})
+            where = f"query {brief(qid)}"
+            queries.append(Query(qid, make_prompt(prompt, where=where), exact_number(arrival, f"arrival of {where}")))
+        return cls(tuple(queries), {} if meta is None else meta)
 
     @property
     def n(self) -> int:
@@ -104,11 +117,15 @@ class Stream:
         return len(self.queries)
 
     def index_of(self, qid: QueryId) -> int:
-        """Return the index of the query with id ``qid``; unknown ids raise InputError."""
+        """Return the index of the query with id ``qid``; unknown ids raise InputError.
+
+        The id must be a ``str`` or an ``int`` itself: ``True`` does not find the query ``1``.
+        """
+        check_segment_id(qid, "query id")
         try:
             return self._index[qid]
         except KeyError:
-            raise InputError(f"no query with id {qid!r} in the stream") from None
+            raise InputError(f"no query with id {brief(qid)} in the stream") from None
 
     def total_tokens(self) -> int:
         """Sum of prompt lengths, the work with no prefix reuse (alpha = 0)."""
@@ -116,22 +133,32 @@ class Stream:
 
 
 def _check_query(query: Query) -> None:
-    if isinstance(query.qid, bool) or not isinstance(query.qid, (int, str)):
-        raise StreamError(f"query id must be an int or a string, got {query.qid!r}")
+    if type(query.qid) is not str and type(query.qid) is not int:
+        raise StreamError(f"query id must be a string or an integer, got {brief(query.qid)} "
+                          f"({type(query.qid).__name__})")
+    name = f"query {brief(query.qid)}"
     arrival = query.arrival
     if isinstance(arrival, bool) or not isinstance(arrival, Exact):
-        raise StreamError(
-            f"query {query.qid!r}: arrival must be an exact int or Fraction, got {arrival!r}"
-        )
+        raise StreamError(f"{name}: arrival must be an exact int or Fraction, got {brief(arrival)}")
     if arrival < 0:
-        raise StreamError(f"query {query.qid!r}: arrival must be >= 0, got {arrival}")
+        raise StreamError(f"{name}: arrival must be >= 0, got {arrival}")
+    if type(query.prompt) is not tuple:
+        raise StreamError(f"{name}: the prompt must be a tuple of (segment id, length) pairs, "
+                          f"got {brief(query.prompt)}")
     if not query.prompt:
-        raise StreamError(f"query {query.qid!r}: the prompt is empty")
-    for sid, length in query.prompt:
-        if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
+        raise StreamError(f"{name}: the prompt is empty")
+    for index, segment in enumerate(query.prompt):
+        if type(segment) is not tuple or len(segment) != 2:
+            raise StreamError(f"{name} segment {index} must be a pair (id, length), got {brief(segment)}")
+        sid, length = segment
+        if type(sid) is not str and type(sid) is not int:
+            try:
+                check_segment_id(sid, f"{name} segment {index}")
+            except InputError as err:
+                raise StreamError(str(err)) from None
+        if type(length) is not int or length <= 0:
             raise StreamError(
-                f"query {query.qid!r}: segment {sid!r} has length {length!r}, "
-                "expected a positive integer"
+                f"{name}: segment {brief(sid)} has length {brief(length)}, expected a positive integer"
             )
 
 
@@ -147,6 +174,6 @@ def check_segment_lengths(queries: Iterable[Query]) -> None:
             first = seen.setdefault(sid, (length, query.qid))
             if first[0] != length:
                 raise StreamError(
-                    f"segment id {sid!r} has length {first[0]} in query {first[1]!r} "
-                    f"but {length} in query {query.qid!r}; one id must denote one token sequence"
+                    f"segment id {brief(sid)} has length {first[0]} in query {brief(first[1])} "
+                    f"but {length} in query {brief(query.qid)}; one id must denote one token sequence"
                 )
