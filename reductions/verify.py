@@ -20,12 +20,14 @@ Examples
 --------
 >>> from prefix_sched.reductions.three_partition import ThreePartition
 >>> case = run_case(ThreePartition((5, 6, 7, 5, 5, 8), 18), kind="input")
->>> case.partition_answer, case.ttft_status, case.certificates, case.ok
-(True, 'FEASIBLE', ('partition->schedule', 'schedule->partition'), True)
+>>> print(case.partition_answer, case.ttft_status, case.certificates, case.ok)
+True FEASIBLE ('partition->schedule', 'schedule->partition') True
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -37,8 +39,10 @@ import numpy as np
 
 from prefix_sched.errors import InputError
 from prefix_sched.provenance import package_versions
-from prefix_sched.solvers.dp import FEASIBLE, INFEASIBLE, UNKNOWN, feasible_endings
 from prefix_sched.solvers import exact
+from prefix_sched.solvers.deadline import Deadline
+from prefix_sched.solvers.dp import feasible_endings
+from prefix_sched.solvers.status import Solver, Status, parse_solver
 from prefix_sched.theory.evaluator import Evaluation, evaluate
 from prefix_sched.theory.exact import exact_number
 from prefix_sched.theory.stream import Stream
@@ -60,8 +64,10 @@ from prefix_sched.reductions.three_partition import (
     planted_yes,
 )
 
-SOLVERS = ("dp", "cpsat")
-DEFAULT_SOLVER = "dp"
+ENGINES = (Solver.DP, Solver.CPSAT)
+SOLVERS = tuple(engine.value for engine in ENGINES)
+DEFAULT_SOLVER = Solver.DP.value
+FEASIBLE, INFEASIBLE, UNKNOWN = Status.FEASIBLE, Status.INFEASIBLE, Status.UNKNOWN
 DEFAULT_MS = (1, 2, 3, 4, 5)
 DEFAULT_COUNT = 3
 DEFAULT_COUNT_LARGE = 1  # m >= LARGE_M: the DP needs about 2 minutes and 1.3 GB per instance at m = 5
@@ -80,7 +86,7 @@ class TTFTVerdict:
 
     Attributes
     ----------
-    status : {"FEASIBLE", "INFEASIBLE", "UNKNOWN"}
+    status : Status
         FEASIBLE comes with ``order`` and its ``evaluation`` (max TTFT <= T, checked by the
         evaluator); INFEASIBLE is a proof by the solver; UNKNOWN is no answer (time or state cap).
     solver : str
@@ -90,7 +96,7 @@ class TTFTVerdict:
         Why UNKNOWN, or the solver's own statistics.
     """
 
-    status: str
+    status: Status
     solver: str
     seconds: float
     order: tuple[int, ...] | None = None
@@ -99,48 +105,73 @@ class TTFTVerdict:
 
 
 def decide_ttft(
-    stream: Stream, ttft: object, *, solver: str = DEFAULT_SOLVER, time_limit: float = DEFAULT_TIME_LIMIT,
-    max_states: int = DP_MAX_STATES,
+    stream: Stream, ttft: object, *, solver: str = DEFAULT_SOLVER,
+    time_limit: float | Deadline = DEFAULT_TIME_LIMIT, max_states: int = DP_MAX_STATES,
 ) -> TTFTVerdict:
     """Decide TTFT feasibility of ``stream`` under bound ``ttft`` (alpha = 0) with an exact solver.
 
     ``dp`` runs :func:`~prefix_sched.solvers.dp.feasible_endings` in a child process that is
-    stopped after ``time_limit`` seconds (then the answer is UNKNOWN); ``cpsat`` runs
-    :func:`prefix_sched.solvers.exact.decide` with CP-SAT alone (no warm-start shortcut). A feasible order is
-    re-evaluated here; if the evaluator finds a TTFT above the bound, CertificateError is raised.
+    stopped when ``time_limit`` (seconds, or a :class:`~prefix_sched.solvers.deadline.Deadline`
+    shared with the caller; the child's start-up counts) passes, and the answer is then UNKNOWN;
+    ``cpsat`` runs :func:`prefix_sched.solvers.exact.decide` with CP-SAT alone (no warm-start
+    shortcut) under the same deadline. The DP's processes come from a server started once per
+    Python process (:func:`dp_processes`, before any clock starts). A feasible order is re-evaluated here; if the evaluator
+    finds a TTFT above the bound, CertificateError is raised.
     """
-    if solver not in SOLVERS:
-        raise InputError(f"unknown solver {solver!r}; expected one of {list(SOLVERS)}")
+    engine = parse_solver(solver, allowed=ENGINES)
+    if engine is Solver.DP and not isinstance(time_limit, Deadline):
+        dp_processes()  # the one-off server start is not the decision's time
+    stop = Deadline.of(time_limit)
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
-    limit = exact_number(time_limit, "time limit", minimum=0)
-    started = time.perf_counter()
-    if solver == "cpsat":
-        result = exact.decide(stream, bound, solver="cpsat", time_limit=float(limit), shortcut=False)
+    started = time.monotonic()
+    if engine is Solver.CPSAT:
+        result = exact.decide(stream, bound, solver=engine, time_limit=stop, shortcut=False)
         status, order, detail = result.status, result.order, f"CP-SAT, {result.settings['workers']} worker(s)"
+        if status == UNKNOWN:
+            detail += "; time limit reached"
     else:
-        status, order, detail = _run_dp(stream, bound, float(limit), max_states)
-    seconds = time.perf_counter() - started
+        status, order, detail = _run_dp(stream, bound, stop, max_states)
+    seconds = time.monotonic() - started
     evaluation = None
     if status == FEASIBLE:
         evaluation = evaluate(stream, order, alpha=0)
         if evaluation.max_ttft > bound:
-            raise CertificateError(f"solver {solver} returned an order with max TTFT {evaluation.max_ttft} > T = {bound}")
-    return TTFTVerdict(status, solver, seconds, order, evaluation, detail)
+            raise CertificateError(f"solver {engine} returned an order with max TTFT {evaluation.max_ttft} > T = {bound}")
+    return TTFTVerdict(status, engine.value, seconds, order, evaluation, detail)
 
 
-def _run_dp(stream: Stream, bound, limit: float, max_states: int) -> tuple[str, tuple[int, ...] | None, str]:
-    # forkserver: safe when the battery runs cases from several threads; the stream travels as records
+@functools.cache
+def dp_processes():
+    """The multiprocessing context the DP runs in, its server started and warmed up (once).
+
+    forkserver: safe when the battery runs cases from several threads. Its server imports this
+    module (ortools, numpy: one to two seconds) before it forks the first child; a first child that
+    does nothing waits for that here, so that a case's time limit is not spent on it.
+    """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
+    warm_up = context.Process(target=_nothing, daemon=True)
+    warm_up.start()
+    warm_up.join()
+    return context
+
+
+def _nothing() -> None:
+    """The warm-up child's work."""
+
+
+def _run_dp(stream: Stream, bound, stop: Deadline, max_states: int) -> tuple[Status, tuple[int, ...] | None, str]:
+    context = dp_processes()  # the stream travels to the child as records
     records = [(q.qid, q.prompt, q.arrival) for q in stream.queries]
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_dp_child, args=(sender, records, bound, max_states), daemon=True)
     process.start()
     sender.close()
     try:
-        if not receiver.poll(limit):
+        left = stop.remaining()
+        if not receiver.poll(None if left == math.inf else left):
             process.kill()
-            return UNKNOWN, None, f"time limit {limit:g} s reached"
+            return UNKNOWN, None, "time limit reached"
         try:
             status, order, states = receiver.recv()
         except EOFError:
@@ -149,7 +180,7 @@ def _run_dp(stream: Stream, bound, limit: float, max_states: int) -> tuple[str, 
         process.join()
         receiver.close()
     detail = f"{states} states" + (f" (cap {max_states} reached)" if status == UNKNOWN else "")
-    return status, order, detail
+    return Status(status), order, detail
 
 
 def _dp_child(sender, records, bound, max_states: int) -> None:
@@ -175,7 +206,7 @@ class CaseReport:
     partition_groups: tuple[tuple[int, ...], ...] | None = None
     partition_seconds: float = 0.0
     ttft: int | None = None
-    ttft_status: str | None = None
+    ttft_status: Status | None = None
     solver: str | None = None
     ttft_seconds: float = 0.0
     ttft_detail: str = ""
@@ -212,10 +243,17 @@ def run_case(
     instance: ThreePartition, *, kind: str, seed: tuple[int, ...] | None = None, solver: str = DEFAULT_SOLVER,
     time_limit: float = DEFAULT_TIME_LIMIT, x_length: int | None = None,
 ) -> CaseReport:
-    """Decide ``instance`` both ways, check the certificates, and say whether everything agrees."""
-    started = time.perf_counter()
+    """Decide ``instance`` both ways, check the certificates, and say whether everything agrees.
+
+    ``time_limit`` is the case's: its clock starts here, so the TTFT decision gets what the
+    3-PARTITION decision and the construction left (a time-out is UNKNOWN, a failed case).
+    """
+    if parse_solver(solver, allowed=ENGINES) is Solver.DP:
+        dp_processes()
+    stop = Deadline.of(time_limit)
+    started = time.monotonic()
     partition = decide(instance)
-    partition_seconds = time.perf_counter() - started
+    partition_seconds = time.monotonic() - started
     construction = construct(instance, x_length=x_length)
     base = dict(m=instance.m, kind=kind, seed=seed, instance=instance, partition_answer=partition.answer,
                 partition_groups=partition.groups, partition_seconds=partition_seconds,
@@ -228,7 +266,7 @@ def run_case(
         except CertificateError as err:
             problems.append(f"certificate failed: {err}")
     try:
-        verdict = decide_ttft(construction.stream, construction.ttft, solver=solver, time_limit=time_limit)
+        verdict = decide_ttft(construction.stream, construction.ttft, solver=solver, time_limit=stop)
     except CertificateError as err:
         problems.append(f"certificate failed: {err}")
         return CaseReport(**base, certificates=tuple(certificates), problem="; ".join(problems))
@@ -291,8 +329,7 @@ class BatterySettings:
             raise InputError(f"count must be an integer >= 1, got {self.count!r}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise InputError(f"workers must be an integer >= 1, got {self.workers!r}")
-        if self.solver not in SOLVERS:
-            raise InputError(f"unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
+        parse_solver(self.solver, allowed=ENGINES)
         check_bound(self.bound)
         check_x_length(self.x_length, self.bound)
         if not self.time_limit > 0:

@@ -59,7 +59,9 @@ and none arriving after ``c`` is, and at most ``2T + 1`` queries of cost ``>= 1`
 (``L`` enters only through the cost of an overlap). A last query that no query able to come next
 shares a prefix with is merged with the empty prompt (exact), which keeps real counts far lower. The paper's count was
 ``O(n (T/eps)!)`` per block enumeration. Without the precondition the bound is void (the answer
-stays exact); a ``max_states`` cap or ``time_limit`` gives UNKNOWN, never INFEASIBLE.
+stays exact); a ``max_states`` cap or ``time_limit`` gives UNKNOWN, never INFEASIBLE (the clock
+is read every :data:`~prefix_sched.solvers.deadline.CHECK_EXPANSIONS` DP states expanded, and
+while the counting certificate scans its windows).
 
 Examples
 --------
@@ -70,10 +72,10 @@ it is scheduled, not certified infeasible; with T = 3 the exact mode proves that
 >>> s = Stream.from_records([("A", (("a", 1),), 0), ("X", (("p", 3), ("x", 1)), 7),
 ...                          ("B", (("p", 3), ("b", 3)), 10)])
 >>> r = approx(s, 4, "1/3", block_size=1)
->>> r.status, [len(b.kept) + len(b.zone) for b in r.blocks], r.evaluation.ttft
-('FEASIBLE', [1, 2], (1, 4, 4))
->>> approx(s, 3, "1/3", block_size=1, exact=True).status
-'INFEASIBLE'
+>>> print(r.status, [len(b.kept) + len(b.zone) for b in r.blocks], r.evaluation.ttft)
+FEASIBLE [1, 2] (1, 4, 4)
+>>> print(approx(s, 3, "1/3", block_size=1, exact=True).status)
+INFEASIBLE
 """
 
 from __future__ import annotations
@@ -93,12 +95,14 @@ from prefix_sched.provenance import package_versions
 from prefix_sched.solvers.blocks import (
     Block, cost_floors, counting_certificate, default_block_size, plan_blocks,
 )
+from prefix_sched.solvers.deadline import CHECK_EXPANSIONS, Deadline
+from prefix_sched.solvers.status import Status
 from prefix_sched.theory.evaluator import Evaluation, evaluate
 from prefix_sched.theory.exact import Exact, exact_int, exact_number
 from prefix_sched.theory.prompt import overlap
 from prefix_sched.theory.stream import Stream
 
-FEASIBLE, PERCENTILE, INFEASIBLE, UNKNOWN = "FEASIBLE", "PERCENTILE", "INFEASIBLE", "UNKNOWN"
+FEASIBLE, PERCENTILE, INFEASIBLE, UNKNOWN = Status.FEASIBLE, Status.PERCENTILE, Status.INFEASIBLE, Status.UNKNOWN
 START, END = "start", "end"
 DEFAULT_MAX_STATES = 2_000_000  # per block
 EDF_WINDOW = 32  # unserved queries the deadline test looks at (fewer: weaker, still valid)
@@ -110,7 +114,7 @@ class ApproxResult:
 
     Attributes
     ----------
-    status : {"FEASIBLE", "PERCENTILE", "INFEASIBLE", "UNKNOWN"}
+    status : Status
         FEASIBLE: every TTFT ``<= T``; PERCENTILE: the ``(1 - eps)`` percentile is ``<= T`` and the
         ``dropped`` queries may exceed it; INFEASIBLE: ``certificate`` proves no schedule meets
         ``T`` for all queries; UNKNOWN: the state cap or time limit was hit in ``broken_block``.
@@ -136,7 +140,7 @@ class ApproxResult:
         T, eps, exact, block size, caps, zero-cost queries, versions.
     """
 
-    status: str
+    status: Status
     evaluation: Evaluation | None
     dropped: tuple[int, ...]
     percentile: Exact | None
@@ -180,8 +184,9 @@ def approx(
         Queries per block, default ``ceil((2T - 1) / eps)``.
     max_states : int
         DP states per block before giving up (UNKNOWN).
-    time_limit : seconds, optional
-        Wall-clock limit (UNKNOWN when hit).
+    time_limit : seconds or Deadline, optional
+        Wall-clock limit for the whole call, or a
+        :class:`~prefix_sched.solvers.deadline.Deadline` shared with a caller (UNKNOWN when hit).
     progress : callable, optional
         Called as ``progress(blocks_done, blocks)``.
 
@@ -190,7 +195,8 @@ def approx(
     InputError
         Non-integer ``T`` or arrivals, ``eps`` outside (0, 1), a prompt longer than ``max_length``.
     """
-    started = time.perf_counter()
+    stop = Deadline.of(time_limit)
+    started = time.monotonic()
     ttft = exact_int(ttft, "TTFT bound T", minimum=1)
     eps = exact_number(eps, "eps")
     if not 0 < eps < 1:
@@ -204,25 +210,23 @@ def approx(
             if length > max_length:
                 raise InputError(f"query {query.qid!r} has {length} tokens, more than L = {max_length}")
     max_states = exact_int(max_states, "max_states", minimum=1)
-    limit = None if time_limit is None else float(exact_number(time_limit, "time limit", minimum=0))
     size = default_block_size(ttft, eps) if block_size is None else exact_int(block_size, "block size", minimum=1)
 
     floors = cost_floors(stream)
     budget = math.floor(eps * stream.n)
     settings = {"ttft": ttft, "eps": str(eps), "exact": exact, "block_size": size, "max_states": max_states,
-                "time_limit_s": limit, "max_length": max_length,
+                "time_limit_s": stop.limit_s, "max_length": max_length,
                 "zero_cost_queries": [stream.queries[i].qid for i, f in enumerate(floors) if f == 0][:20],
                 "versions": package_versions("networkx", "prefix-sched")}
-    deadline = None if limit is None else started + limit
 
     def finish(status, blocks, **fields) -> ApproxResult:
         values = dict(evaluation=None, dropped=(), percentile=None, certificate=None, broken_block=None,
                       dag=nx.DiGraph(), states=0)
         values.update(fields)
         return ApproxResult(status=status, violation_budget=budget, blocks=blocks,
-                            wall_time_s=time.perf_counter() - started, settings=settings, **values)
+                            wall_time_s=time.monotonic() - started, settings=settings, **values)
 
-    certificate = counting_certificate(stream, ttft, floors)
+    certificate = counting_certificate(stream, ttft, floors, time_limit=stop)
     if certificate is not None:
         return finish(INFEASIBLE, (), certificate="counting: " + certificate.explain(stream))
     # Pass 1 keeps every deadline (nothing dropped, an exact answer); when it proves infeasibility,
@@ -230,7 +234,7 @@ def approx(
     states = 0
     for drop in (False,) if exact else (False, True):
         blocks = plan_blocks(stream, ttft, size, budget if drop else None)
-        search = _BlockSearch(stream, blocks, ttft, floors, not drop, max_states, deadline)
+        search = _BlockSearch(stream, blocks, ttft, floors, not drop, max_states, stop)
         verdict = None
         for block in blocks:
             verdict = search.advance(block)
@@ -261,12 +265,12 @@ class _BlockSearch:
     """The block DPs and the DAG they build, one block at a time."""
 
     def __init__(self, stream: Stream, blocks: tuple[Block, ...], ttft: int, floors: tuple[int, ...], exact: bool,
-                 max_states: int, deadline: float | None):
+                 max_states: int, stop: Deadline):
         self.prompts = [q.prompt for q in stream.queries]
         self.lengths = stream.lengths
         self.arrivals = [q.arrival for q in stream.queries]
         self.ttft, self.floors, self.exact = ttft, floors, exact
-        self.max_states, self.deadline = max_states, deadline
+        self.max_states, self.stop = max_states, stop
         self.first_segment = [p[0] for p in self.prompts]
         self.sharing: dict[object, list[int]] = {}  # per first segment: arrivals of the queries with it
         for segment, arrival in zip(self.first_segment, self.arrivals):
@@ -431,9 +435,9 @@ class _BlockDP:
             if self.states > self.search.max_states:
                 return UNKNOWN, (f"block {self.block.index}: more than {self.search.max_states} DP states; "
                                  "no claim either way")
-            if self.search.deadline is not None and time.perf_counter() > self.search.deadline:
-                return UNKNOWN, f"time limit reached in block {self.block.index}; no claim either way"
-            for (done, last), value in layer.items():
+            for expanded, ((done, last), value) in enumerate(layer.items()):
+                if not expanded % CHECK_EXPANSIONS and self.search.stop.expired():
+                    return UNKNOWN, f"time limit reached in block {self.block.index}; no claim either way"
                 self.expand(buckets, done, last, value, end)
         return None
 

@@ -12,8 +12,8 @@
 Examples
 --------
 >>> rows = cross_check(sizes=(6,), seeds=(0,))
->>> rows[0].agrees, rows[0].at_optimum, rows[0].below_optimum
-(True, 'FEASIBLE', 'INFEASIBLE')
+>>> print(rows[0].agrees, rows[0].at_optimum, rows[0].below_optimum)
+True FEASIBLE INFEASIBLE
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fractions import Fraction
 
 from prefix_sched.solvers.appendix_a import approx
 from prefix_sched.solvers.exact import decide, minimize_max_ttft, minimize_violations
+from prefix_sched.solvers.status import Status
 from prefix_sched.theory.generators import poisson_prefix_tree
 from prefix_sched.theory.stream import Stream
 
@@ -37,17 +38,17 @@ class CrossCheckRow:
     seed: int
     n: int
     optimum: int
-    at_optimum: str
-    below_optimum: str
-    cpsat_below: str
+    at_optimum: Status
+    below_optimum: Status
+    cpsat_below: Status
     approx_s: float
     exact_s: float
 
     @property
     def agrees(self) -> bool:
         """Appendix A schedules at ``T*`` and certifies at ``T* - 1``, as CP-SAT proves."""
-        return (self.at_optimum == "FEASIBLE" and self.below_optimum == "INFEASIBLE"
-                and self.cpsat_below == "INFEASIBLE")
+        return (self.at_optimum is Status.FEASIBLE and self.below_optimum is Status.INFEASIBLE
+                and self.cpsat_below is Status.INFEASIBLE)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class PercentileRow:
     n: int
     ttft: int
     budget: int
-    status: str
+    status: Status
     violations: int | None
     least_violations: int | None
 
@@ -79,14 +80,15 @@ def cross_check(sizes=(8, 12, 16), seeds=(0, 1, 2), eps: str = "1/10", time_limi
             started = time.perf_counter()
             optimum = minimize_max_ttft(stream, time_limit=time_limit)
             exact_s = time.perf_counter() - started
-            if optimum.status != "OPTIMAL":
+            if optimum.status is not Status.OPTIMAL:
                 continue
             best = int(optimum.objective)
             started = time.perf_counter()
             at = approx(stream, best, eps, exact=True).status
-            below = approx(stream, best - 1, eps, exact=True).status if best > 1 else "INFEASIBLE"
+            below = approx(stream, best - 1, eps, exact=True).status if best > 1 else Status.INFEASIBLE
             approx_s = time.perf_counter() - started
-            cpsat = decide(stream, best - 1, solver="cpsat", time_limit=time_limit).status if best > 1 else "INFEASIBLE"
+            cpsat = (decide(stream, best - 1, solver="cpsat", time_limit=time_limit).status if best > 1
+                     else Status.INFEASIBLE)
             rows.append(CrossCheckRow(seed, n, best, at, below, cpsat, approx_s, exact_s))
     return rows
 
@@ -103,12 +105,12 @@ def percentile_check(sizes=(10, 12), seeds=(0, 1, 2), eps: str = "1/4", shrink: 
         for seed in seeds:
             stream = study_stream(n, seed)
             optimum = minimize_max_ttft(stream, time_limit=time_limit)
-            if optimum.status != "OPTIMAL":
+            if optimum.status is not Status.OPTIMAL:
                 continue
             bound = max(1, -(-int(optimum.objective) * Fraction(shrink).numerator // Fraction(shrink).denominator))
             result = approx(stream, bound, eps, block_size=block_size)
             violations = None if result.evaluation is None else result.evaluation.violations(bound)
             least = minimize_violations(stream, bound, solver="cpsat", time_limit=time_limit)
             rows.append(PercentileRow(seed, n, bound, result.violation_budget, result.status, violations,
-                                      int(least.objective) if least.status == "OPTIMAL" else None))
+                                      int(least.objective) if least.status is Status.OPTIMAL else None))
     return rows

@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 
 from prefix_sched.errors import InputError
+from prefix_sched.solvers.deadline import CHECK_EVERY, Deadline
 from prefix_sched.theory.stream import Stream
 
 WINDOW_SPANS = 4  # counting windows reach this many T past their first arrival
@@ -95,22 +96,29 @@ def cost_floors(stream: Stream) -> tuple[int, ...]:
     return tuple(floors)
 
 
-def counting_certificate(stream: Stream, ttft: int, floors: tuple[int, ...] | None = None
-                         ) -> CountingCertificate | None:
+def counting_certificate(stream: Stream, ttft: int, floors: tuple[int, ...] | None = None, *,
+                         time_limit: float | Deadline | None = None) -> CountingCertificate | None:
     """The first arrival window whose queries cannot all meet ``ttft``, or None.
 
     Windows start at an arrival ``x`` and end at an arrival ``y <= x + WINDOW_SPANS * T`` (any set
-    of windows gives a valid proof; longer windows are left to the block DP).
+    of windows gives a valid proof; longer windows are left to the block DP). With a
+    ``time_limit`` (seconds or a shared :class:`~prefix_sched.solvers.deadline.Deadline`) the scan
+    stops when it passes and says None: fewer windows checked, no claim made.
     """
+    stop = Deadline.of(time_limit)
     floors = cost_floors(stream) if floors is None else floors
     order = stream.arrival_order
     arrivals = [stream.queries[i].arrival for i in order]
     n = len(order)
+    scanned = 0
     for first in range(n):
         if first and arrivals[first] == arrivals[first - 1]:
             continue
         work = 0
         for last in range(first, n):
+            scanned += 1
+            if not scanned % CHECK_EVERY and stop.expired():
+                return None
             if arrivals[last] - arrivals[first] > WINDOW_SPANS * ttft:
                 break
             work += floors[order[last]]

@@ -26,7 +26,10 @@ names every query that can end a feasible order.
 What it leaves out: minimising the max TTFT (done by :mod:`prefix_sched.solvers.exact` through this
 feasibility test) and the number of violations (CP-SAT and brute force only); big streams (the
 state space is exponential: a ``max_states`` cap or a ``time_limit`` turns a run that grows too
-large into UNKNOWN, never into INFEASIBLE).
+large into UNKNOWN, never into INFEASIBLE; the clock is read every
+:data:`~prefix_sched.solvers.deadline.CHECK_EXPANSIONS` expansions and every
+:data:`~prefix_sched.solvers.deadline.CHECK_EVERY` filtered states; ``benchmarks/time_limits.py``
+measures how closely the limit is kept).
 
 Options for Appendix A: ``subset`` restricts the stream to some queries, ``initial_prompt`` is the
 cache at the start, ``start_time`` the earliest start, ``horizon`` a time every completion must
@@ -41,8 +44,8 @@ The toy example of Section 4.2 (all arrive at 0; LPM reaches max TTFT 30):
 >>> s = Stream.from_records([
 ...     ("u1d1", (("u1", 5), ("d1", 5)), 0), ("u2d3", (("u2", 5), ("d3", 5)), 0),
 ...     ("u1d2", (("u1", 5), ("d2", 5)), 0), ("u2d4", (("u2", 5), ("d4", 5)), 0)])
->>> feasible_endings(s, 30).status, feasible_endings(s, 29).status
-('FEASIBLE', 'INFEASIBLE')
+>>> print(feasible_endings(s, 30).status, feasible_endings(s, 29).status)
+FEASIBLE INFEASIBLE
 >>> result = feasible_endings(s, 30)
 >>> sorted(result.endings.items())        # by symmetry any query can end an order at 30
 [(0, 30), (1, 30), (2, 30), (3, 30)]
@@ -53,18 +56,19 @@ The toy example of Section 4.2 (all arrive at 0; LPM reaches max TTFT 30):
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from prefix_sched.errors import InputError
+from prefix_sched.solvers.deadline import CHECK_EVERY, CHECK_EXPANSIONS, Deadline
+from prefix_sched.solvers.status import Status
 from prefix_sched.theory.evaluator import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
 from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt
 from prefix_sched.theory.stream import Stream
 
-FEASIBLE, INFEASIBLE, UNKNOWN = "FEASIBLE", "INFEASIBLE", "UNKNOWN"
+FEASIBLE, INFEASIBLE, UNKNOWN = Status.FEASIBLE, Status.INFEASIBLE, Status.UNKNOWN
 DEFAULT_MAX_STATES = 4_000_000
 EDF_WINDOW = 64  # unserved queries the deadline test looks at (fewer: a weaker, still valid test)
 
@@ -75,15 +79,15 @@ class DPResult:
 
     Attributes
     ----------
-    status : {"FEASIBLE", "INFEASIBLE", "UNKNOWN"}
-        UNKNOWN when the state cap was hit.
+    status : Status
+        FEASIBLE, INFEASIBLE, or UNKNOWN when the state cap or the time limit was hit.
     endings : dict
         For each query index that can be served last in a feasible order: its earliest completion.
     states : int
         States kept over all layers.
     """
 
-    status: str
+    status: Status
     endings: dict[int, Exact] = field(default_factory=dict)
     states: int = 0
     _rebuild: Callable[[int], tuple[int, ...]] | None = field(default=None, repr=False, compare=False)
@@ -111,7 +115,7 @@ def feasible_endings(
     start_time: object = 0,
     horizon: object = None,
     max_states: int = DEFAULT_MAX_STATES,
-    time_limit: float | None = None,
+    time_limit: float | Deadline | None = None,
 ) -> DPResult:
     """Decide whether some order of ``subset`` (default: the whole stream) keeps every TTFT <= ``ttft``.
 
@@ -131,9 +135,11 @@ def feasible_endings(
         Every completion must be at most this.
     max_states : int
         Cap on kept states; reaching it gives status UNKNOWN.
-    time_limit : float, optional
-        Seconds; checked between layers and every 50,000 expansions, UNKNOWN when passed.
+    time_limit : float or Deadline, optional
+        Seconds, or a :class:`~prefix_sched.solvers.deadline.Deadline` shared with a caller; read
+        every few thousand steps of expansion and filtering; UNKNOWN when passed.
     """
+    stop = Deadline.of(time_limit)
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
     alpha = exact_number(alpha, "alpha", minimum=0)
     start = exact_number(start_time, "start time", minimum=0)
@@ -148,8 +154,9 @@ def feasible_endings(
 
     problem = scaled_instance(stream, members, bound, alpha, initial_prompt, start, limit)
     scale, arrivals, deadlines, cost = problem.scale, problem.arrivals, problem.deadlines, problem.cost
-    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
-    search = _search(arrivals, deadlines, cost, problem.partners, problem.start, max_states, deadline)
+    if stop.expired():
+        return DPResult(UNKNOWN, {}, 0)
+    search = _search(arrivals, deadlines, cost, problem.partners, problem.start, max_states, stop)
     status, layers, reached, states = search
     if status != FEASIBLE:
         return DPResult(status, {}, states)
@@ -212,7 +219,7 @@ def prefix_partners(prompts: Sequence[Prompt]) -> list[int]:
     return [groups[prompt[0]] & ~(1 << j) if prompt else 0 for j, prompt in enumerate(prompts)]
 
 
-def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
+def _search(arrivals, deadlines, cost, partners, start, max_states, stop):
     """Layered search; queries are indexed in arrival order, so deadlines ascend with the index.
 
     ``cost`` has a row per query, then the initial cache's row (``m``) and the BLANK row (``m + 1``).
@@ -222,6 +229,7 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
     """
     m = len(arrivals)
     blank, full = m + 1, (1 << m) - 1
+    mask_every, expand_every = CHECK_EVERY - 1, CHECK_EXPANSIONS - 1
     cheapest = [min(column[:j] + column[j + 1:]) for j, column in enumerate(zip(*cost))]  # after any other
 
     def completable(mask: int, clock: int) -> bool:
@@ -253,6 +261,8 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
     layer: dict[tuple[int, int], int] = {}
     reached_first: dict[int, int] = {}
     for j in range(m):
+        if not j & mask_every and stop.expired():
+            return UNKNOWN, [], [], 0
         finish = max(start, arrivals[j]) + cost[m][j]
         if finish <= deadlines[j] and completable(1 << j, finish):
             offer(layer, reached_first, 1 << j, j, finish)
@@ -262,7 +272,7 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
         following: dict[tuple[int, int], int] = {}
         reached_next: dict[int, int] = {}
         for expanded, ((mask, last), clock) in enumerate(layer.items()):
-            if deadline is not None and expanded % 50_000 == 0 and time.perf_counter() > deadline:
+            if not expanded & expand_every and stop.expired():
                 return UNKNOWN, layers, reached, states
             row = cost[last]
             oldest = oldest_unserved(mask)
@@ -276,7 +286,12 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, deadline):
                     if finish <= deadlines[j]:
                         offer(following, reached_next, mask | 1 << j, j, finish)
                 j += 1
-        layer = {key: c for key, c in following.items() if completable(key[0], c)}
+        layer = {}
+        for checked, (key, c) in enumerate(following.items()):
+            if not checked & mask_every and stop.expired():
+                return UNKNOWN, layers, reached, states
+            if completable(key[0], c):
+                layer[key] = c
         states += len(layer)
         if states > max_states:
             return UNKNOWN, layers, reached, states

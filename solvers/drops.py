@@ -21,7 +21,8 @@ with a drop. Moves from a state whose oldest undone query is ``o``:
 
 A cached prompt no undone query shares a first segment with is merged into one "blank" cache (exact:
 it saves no later query anything). ``cap`` bounds the drops (states over it are discarded), so a
-known incumbent prunes the search. A time limit or state cap gives UNKNOWN.
+known incumbent prunes the search. A time limit or state cap gives UNKNOWN (the clock is read every
+:data:`~prefix_sched.solvers.deadline.CHECK_EXPANSIONS` Pareto entries expanded).
 
 Examples
 --------
@@ -30,22 +31,22 @@ Three 5-token queries at 0 with T = 12: at most two fit, the third is served las
 >>> from prefix_sched.theory.stream import Stream
 >>> s = Stream.from_records([(f"q{i}", ((f"s{i}", 5),), 0) for i in range(3)])
 >>> result = fewest_drops(s, 12)
->>> result.status, result.drops, result.order      # q1, q2 within T (5, 10); q0 last (15)
-('FEASIBLE', 1, (1, 2, 0))
+>>> print(result.status, result.drops, result.order)  # q1, q2 within T (5, 10); q0 last (15)
+FEASIBLE 1 (1, 2, 0)
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prefix_sched.errors import InputError
+from prefix_sched.solvers.deadline import CHECK_EXPANSIONS, Deadline
 from prefix_sched.solvers.dp import oldest_unserved, scaled_instance
+from prefix_sched.solvers.status import Status
 from prefix_sched.theory.exact import exact_int, exact_number
 from prefix_sched.theory.stream import Stream
 
-FEASIBLE, NONE_WITHIN_CAP, UNKNOWN = "FEASIBLE", "NONE_WITHIN_CAP", "UNKNOWN"
+FEASIBLE, NONE_WITHIN_CAP, UNKNOWN = Status.FEASIBLE, Status.NONE_WITHIN_CAP, Status.UNKNOWN
 DEFAULT_MAX_STATES = 3_000_000
 
 
@@ -55,7 +56,7 @@ class DropResult:
 
     Attributes
     ----------
-    status : {"FEASIBLE", "NONE_WITHIN_CAP", "UNKNOWN"}
+    status : Status
         FEASIBLE: ``order`` serves all but ``dropped`` within T, then ``dropped``; NONE_WITHIN_CAP:
         every such schedule drops more than ``cap`` (about the restricted class only, not a bound
         on violations); UNKNOWN: time limit or state cap.
@@ -66,7 +67,7 @@ class DropResult:
         Pareto entries kept over all layers.
     """
 
-    status: str
+    status: Status
     order: tuple[int, ...] | None
     dropped: tuple[int, ...]
     states: int
@@ -78,23 +79,23 @@ class DropResult:
 
 
 def fewest_drops(stream: Stream, ttft: object, *, alpha: object = 0, cap: int | None = None,
-                 max_states: int = DEFAULT_MAX_STATES, time_limit: float | None = None) -> DropResult:
+                 max_states: int = DEFAULT_MAX_STATES, time_limit: float | Deadline | None = None) -> DropResult:
     """The fewest queries to serve last so that every other query meets ``ttft`` (module docstring).
 
     Raises
     ------
     InputError
-        ``ttft`` or ``alpha`` negative or not a number, ``cap < 0``, ``max_states < 1``.
+        ``ttft`` or ``alpha`` negative or not a number, ``cap < 0``, ``max_states < 1``, a time
+        limit that is not > 0 (``time_limit`` is seconds or a shared
+        :class:`~prefix_sched.solvers.deadline.Deadline`).
     """
+    stop = Deadline.of(time_limit)
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
     alpha = exact_number(alpha, "alpha", minimum=0)
     cap = stream.n if cap is None else exact_int(cap, "drop cap", minimum=0)
     max_states = exact_int(max_states, "max states", minimum=1)
-    if time_limit is not None and not time_limit > 0:
-        raise InputError(f"time limit must be > 0 seconds, got {time_limit!r}")
     members = sorted(range(stream.n), key=lambda i: (stream.queries[i].arrival, i))
     problem = scaled_instance(stream, members, bound, alpha)
-    stop = None if time_limit is None else time.perf_counter() + float(time_limit)
     status, final, states = _search(problem.arrivals, problem.deadlines, problem.cost, problem.partners,
                                     cap, max_states, stop)
     if final is None:
@@ -110,7 +111,7 @@ def fewest_drops(stream: Stream, ttft: object, *, alpha: object = 0, cap: int | 
 
 
 def _search(arrivals: Sequence[int], deadlines: Sequence[int], cost, partners, cap: int, max_states: int,
-            stop: float | None):
+            stop: Deadline):
     """Layered search over (done mask, cache); entries are (clock, drops, parent entry, move).
 
     A move is ``j >= 0`` (served) or ``-1 - j`` (dropped). Returns (status, final entry, states).
@@ -118,12 +119,15 @@ def _search(arrivals: Sequence[int], deadlines: Sequence[int], cost, partners, c
     m = len(arrivals)
     initial, blank = m, m + 1
     layer: dict[tuple[int, int], list[tuple]] = {(0, initial): [(0, 0, None, None)]}
-    states = 1
+    states, work = 1, 0
     for _ in range(m):
         following: dict[tuple[int, int], list[tuple]] = {}
-        for expanded, ((mask, cache), entries) in enumerate(layer.items()):
-            if stop is not None and expanded % 20_000 == 0 and time.perf_counter() > stop:
-                return UNKNOWN, None, states
+        for (mask, cache), entries in layer.items():
+            work += len(entries)  # each entry tries up to a window of queries: read the clock often
+            if work >= CHECK_EXPANSIONS:
+                work = 0
+                if stop.expired():
+                    return UNKNOWN, None, states
             oldest = oldest_unserved(mask)
             row = cost[cache]
             for entry in entries:
