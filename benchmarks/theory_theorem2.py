@@ -1,10 +1,10 @@
 """Bigger Theorem 2 runs than the tests: Monte Carlo frequencies up to n = 10^4, adversarial search,
 Corollary 3's regime, the P99-vs-rate table. Usage: python benchmarks/theory_theorem2.py"""
 
+from prefix_sched.solvers.adversary import adversarial_search
+from prefix_sched.solvers.p99_rate import p99_vs_rate
+from prefix_sched.solvers.theorem2_study import corollary3_runs, klpm_spec, monte_carlo
 from prefix_sched.theory import bounds
-from prefix_sched.theory.adversary import adversarial_search
-from prefix_sched.theory.p99_rate import p99_vs_rate
-from prefix_sched.theory.theorem2 import corollary3_runs, klpm_spec, monte_carlo
 
 
 def main() -> None:

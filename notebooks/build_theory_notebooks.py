@@ -59,8 +59,8 @@ def main():
            "k-LPM is the toolkit's `k-lpm` with `k = r - 1` and `cycle_start='fcfs'`."),
         code("import matplotlib.pyplot as plt\n"
              "from prefix_sched.theory import bounds\n"
-             "from prefix_sched.theory.theorem2 import monte_carlo, corollary3_runs, smallest_counterexample, klpm_spec\n"
-             "from prefix_sched.theory.adversary import adversarial_search\n"
+             "from prefix_sched.solvers.theorem2_study import monte_carlo, corollary3_runs, smallest_counterexample, klpm_spec\n"
+             "from prefix_sched.solvers.adversary import adversarial_search\n"
              "for st in bounds.STATEMENTS:\n"
              "    print(f'{st.name} [{st.status}]\\n   {st.direction} bound: {st.bound}')"),
         md("## The derivation: where the proof's lines cross"),
@@ -94,7 +94,7 @@ def main():
            "Poisson arrivals; groups of 4 prompts share a 4000-token user history, each with a 100-token "
            "suffix; served online by k-LPM for k in {0, 1, 2, 3, 4, inf} (k = 0 is FCFS, inf is LPM), "
            "uniformly random LPM ties. Bands show min-max over 5 seeds, lines the median."),
-        code("from prefix_sched.theory.p99_rate import p99_vs_rate, plot_p99_vs_rate\n"
+        code("from prefix_sched.solvers.p99_rate import p99_vs_rate, plot_p99_vs_rate\n"
              "rates = ['1/6000', '1/5000', '1/4000', '1/3000', '1/2000', '1/1500', '1/1200']\n"
              "rows = p99_vs_rate(rates, groups=100, seeds=(0, 1, 2, 3, 4))\n"
              "plot_p99_vs_rate(rows);"),

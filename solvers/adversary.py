@@ -4,12 +4,12 @@ The search state is the user sequence in arrival order (docs are interchangeable
 two arrivals of different users; a move is kept when it does not lower the objective (sideways
 moves let the search cross plateaus). Each restart begins from a uniformly random order drawn from
 the seeded generator. Every objective value is a max TTFT from the toolkit's simulator and the
-Definition 2 evaluator (:func:`prefix_sched.theory.theorem2.max_ttft`). It leaves out the bound it
-is compared with (:mod:`prefix_sched.theory.bounds`).
+Definition 2 evaluator (:func:`prefix_sched.solvers.theorem2_study.max_ttft`). It leaves out the
+bound it is compared with (:mod:`prefix_sched.theory.bounds`).
 
 Examples
 --------
->>> from prefix_sched.theory.theorem2 import klpm_spec
+>>> from prefix_sched.solvers.theorem2_study import klpm_spec
 >>> result = adversarial_search(8, 2, 3, 1, 1, klpm_spec(2), "online", iterations=30, restarts=1, seed=0)
 >>> result.max_ttft <= result.bound, result.evaluations
 (True, 24)
@@ -24,9 +24,10 @@ import numpy as np
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.policies import PolicySpec
+from prefix_sched.solvers.theorem2_study import max_ttft
 from prefix_sched.theory import bounds
 from prefix_sched.theory.exact import exact_int, exact_number
-from prefix_sched.theory.theorem2 import definition4_stream, max_ttft
+from prefix_sched.theory.theorem2 import definition4_stream
 
 
 @dataclass(frozen=True)

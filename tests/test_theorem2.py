@@ -7,17 +7,17 @@ import pytest
 import sympy as sp
 
 from prefix_sched.errors import InputError
+from prefix_sched.solvers.adversary import adversarial_search
 from prefix_sched.solvers.policies import parse_policy
 from prefix_sched.solvers.simulate import simulate
+from prefix_sched.solvers.theorem2_study import (
+    batch_order, corollary3_runs, exhaustive_worst, klpm_spec, max_ttft, monte_carlo, smallest_counterexample,
+)
 from prefix_sched.theory import bounds
-from prefix_sched.theory.adversary import adversarial_search
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 from prefix_sched.theory.guarantee import GuaranteeViolation, assert_guarantee, check_order, check_run
-from prefix_sched.theory.theorem2 import (
-    batch_order, batch_ttfts, canonical_user_sequences, corollary3_runs, definition4_stream,
-    exhaustive_worst, klpm_spec, max_ttft, monte_carlo, parse_definition4, smallest_counterexample,
-)
+from prefix_sched.theory.theorem2 import batch_ttfts, canonical_user_sequences, definition4_stream, parse_definition4
 
 GRID = [(n, r, u, d, delta) for n, r in [(4, 2), (6, 3), (8, 2)] for u, d in [(1, 1), (3, 1), (1, 3)]
         for delta in [0, 1, 3, 8]]
@@ -221,13 +221,16 @@ def test_alpha_rescaling_keeps_the_bound():
 
 
 def test_checker_refuses_what_it_would_otherwise_ignore():
-    """A run at alpha > 0 or B > 1 is not re-checked at alpha = 0; an order index -1 is not read as
-    the last query; r = 0 is named instead of dividing by zero."""
+    """A run at alpha > 0, B > 1 or under another cache model is not re-checked at alpha = 0 under
+    `last`; an order index -1 is not read as the last query; r = 0 is named instead of dividing by
+    zero."""
     stream = regular_arrival_shuffled_queue(n=6, r=2, u=3, d=1, delta=1, seed=0)
     with pytest.raises(InputError, match="alpha = 0 and batch size 1, got alpha = 1/3"):
         check_run(stream, simulate(stream, klpm_spec(2), view="fixed", alpha=Fraction(1, 3)))
     with pytest.raises(InputError, match="batch size 2"):
         check_run(stream, simulate(stream, klpm_spec(2), view="fixed", batch_size=2))
+    with pytest.raises(InputError, match="one-prompt cache 'last', got a run under cache 'unbounded'"):
+        check_run(stream, simulate(stream, klpm_spec(2), view="fixed", cache="unbounded"))
     with pytest.raises(InputError, match="order holds -1"):
         batch_ttfts(stream, [-1, 0, 1, 2, 3, 4])
     with pytest.raises(InputError, match="order holds -1"):

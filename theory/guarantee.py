@@ -10,14 +10,16 @@ k-LPM with ``k = r - 1`` and ``cycle_start="fcfs"``, any tie-breaking, in two vi
   one with ``s = (n - 1) Delta``, so the same bound holds.
 
 The online view has no proven bound (THEORY.md: the batch bound fails there, n = 10), so it is
-refused rather than checked against a bound that does not hold.
+refused rather than checked against a bound that does not hold. The bound is a theorem about
+Definition 2's one-prompt cache, so a run under another cache model is refused too. It leaves out
+running the policy (a simulator run is checked with :func:`check_run`; an example is in
+:mod:`prefix_sched.solvers.theorem2_study`).
 
 Examples
 --------
->>> from prefix_sched.theory.theorem2 import definition4_stream, klpm_spec
->>> from prefix_sched.solvers.simulate import simulate
+>>> from prefix_sched.theory.theorem2 import definition4_stream
 >>> stream = definition4_stream([0, 1, 0, 1], u=5, d=5, delta=0)
->>> check_run(stream, simulate(stream, klpm_spec(2), view="fixed")).holds
+>>> check_order(stream, [0, 2, 1, 3]).holds
 True
 >>> try:
 ...     assert_guarantee(check_order(stream, [1, 2, 3, 0]))
@@ -31,9 +33,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from prefix_sched.errors import CheckFailed, InputError
-from prefix_sched.solvers.simulate import PolicyRun
 from prefix_sched.theory import bounds
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.exact import exact_number
@@ -110,14 +112,27 @@ def check_order(stream: Stream, order: Sequence[int], view: str = "fixed", start
     return GuaranteeCheck(view, shown_s, Fraction(ttft[worst]), bound, stream.queries[order[worst]].qid)
 
 
-def check_run(stream: Stream, run: PolicyRun) -> GuaranteeCheck:
+def check_run(stream: Stream, run: Any) -> GuaranteeCheck:
     """Check a simulator run; the run must be the k-LPM the theorem is about, at alpha = 0, B = 1.
 
-    The bound is for alpha = 0 and batch size one; a run with other settings is refused rather than
-    re-evaluated under settings it did not use (for alpha > 0 see
-    :func:`~prefix_sched.theory.bounds.effective_lengths`).
+    ``run`` is anything with ``.policy``, ``.view``, ``.order`` and ``.evaluation`` (a
+    :class:`~prefix_sched.solvers.simulate.PolicyRun`; this layer does not import the simulator).
+    The bound is for alpha = 0, batch size one and the one-prompt cache (``"last"``); a run with
+    other settings is refused rather than re-evaluated under settings it did not use (for
+    alpha > 0 see :func:`~prefix_sched.theory.bounds.effective_lengths`).
+
+    Raises
+    ------
+    InputError
+        If the run used alpha != 0, B > 1, a cache model other than ``"last"``, or a policy other
+        than k-LPM with ``k = r - 1`` and ``cycle_start="fcfs"``; and as :func:`check_order`.
     """
     model = parse_definition4(stream)
+    if run.evaluation.cache != "last":
+        raise InputError(
+            f"the k-LPM bound is a theorem about Definition 2's one-prompt cache 'last', "
+            f"got a run under cache {run.evaluation.cache!r}"
+        )
     if run.evaluation.alpha != 0 or run.evaluation.batch_size != 1:
         raise InputError(
             f"the k-LPM bound is checked at alpha = 0 and batch size 1, got alpha = {run.evaluation.alpha}, "
