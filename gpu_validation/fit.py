@@ -42,8 +42,12 @@ import numpy as np
 from prefix_sched.errors import InputError
 
 
-class DegenerateFitError(InputError):
-    """The best non-negative fit puts no cost on new tokens (``beta = 0``): alpha is undefined."""
+class DegenerateFitError(Exception):
+    """The best non-negative fit puts no cost on new tokens (``beta = 0``): alpha is undefined.
+
+    A measurement outcome, not bad input (so not an :class:`~prefix_sched.errors.InputError`): the
+    timings are what they are, and they leave the cost model undetermined.
+    """
 
 
 @dataclass(frozen=True)

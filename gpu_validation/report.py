@@ -15,25 +15,76 @@ Plots use matplotlib's Agg backend (no display needed). This module computes not
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from prefix_sched.errors import InputError
+from prefix_sched.errors import OutputError
+from prefix_sched.theory.outputs import atomic_path, check_output_path, write_text
 
 RESULT_FILE = "validation.json"
 PLOTS = ("time_vs_new_tokens.png", "measured_vs_predicted.png")
 
 
-def write_report(result: dict[str, Any], out_dir: Path | str, command: str) -> list[Path]:
-    """Write the JSON and the plots into ``out_dir`` (created if missing); return their paths."""
+def check_report_folder(out_dir: Path | str, option: str = "--out") -> Path:
+    """Return ``out_dir`` as a Path after checking that the report can be written there.
+
+    Call it before the experiment. A folder that exists must be writable and its files
+    (:data:`RESULT_FILE`, :data:`PLOTS`) replaceable; a folder that does not exist yet must be
+    creatable: its nearest existing parent a writable folder. Nothing is created.
+
+    Raises
+    ------
+    OutputError
+        Naming ``option`` and the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> base = Path(tempfile.mkdtemp())
+    >>> check_report_folder(base / "new" / "run") == base / "new" / "run"
+    True
+    >>> (base / "file").write_text("x")
+    1
+    >>> check_report_folder(base / "file" / "run")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.OutputError: --out: cannot create the folder ...run: ...file is not a folder
+    """
+    out = Path(out_dir)
+    if str(out_dir) == "":
+        raise OutputError(f"{option}: an output folder is needed, got {out_dir!r}")
+    if out.is_dir():
+        for name in (RESULT_FILE, *PLOTS):
+            check_output_path(out / name, option)
+        return out
+    if out.exists():
+        raise OutputError(f"{option}: cannot write the report into {out}: it is a file, not a folder")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{option}: cannot create the folder {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{option}: cannot create the folder {out}: {parent} is not writable")
+    return out
+
+
+def write_report(result: dict[str, Any], out_dir: Path | str, command: str, option: str = "--out") -> list[Path]:
+    """Write the JSON and the plots into ``out_dir`` (created if missing); return their paths.
+
+    Each file is written atomically (:mod:`~prefix_sched.theory.outputs`), the JSON first, so a
+    failed plot never costs the measurements.
+    """
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise InputError(f"cannot create output folder {out}: {err.strerror}") from err
+        raise OutputError(f"{option}: cannot create the folder {out}: {err.strerror or err}") from err
     path = out / RESULT_FILE
-    path.write_text(json.dumps({**result, "command": command}, indent=1) + "\n", encoding="utf-8")
-    return [path, _plot_calibration(result, out / PLOTS[0]), _plot_measured_vs_predicted(result, out / PLOTS[1])]
+    write_text(path, json.dumps({**result, "command": command}, indent=1) + "\n", option)
+    return [path, _plot_calibration(result, out / PLOTS[0], option),
+            _plot_measured_vs_predicted(result, out / PLOTS[1], option)]
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
@@ -81,7 +132,18 @@ def _pyplot():
     return plt
 
 
-def _plot_calibration(result: dict[str, Any], path: Path) -> Path:
+def _save(fig, path: Path, option: str) -> Path:
+    """Save ``fig`` as a PNG at ``path`` atomically and close it."""
+    plt = _pyplot()
+    try:
+        with atomic_path(path, option) as temporary:
+            fig.savefig(temporary, dpi=110, format="png")
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _plot_calibration(result: dict[str, Any], path: Path, option: str) -> Path:
     from prefix_sched.gpu_validation.fit import CostFit
 
     plt = _pyplot()
@@ -105,12 +167,10 @@ def _plot_calibration(result: dict[str, Any], path: Path) -> Path:
                  f"solid = Definition 2 fit, dotted = with overhead")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, option)
 
 
-def _plot_measured_vs_predicted(result: dict[str, Any], path: Path) -> Path:
+def _plot_measured_vs_predicted(result: dict[str, Any], path: Path, option: str) -> Path:
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
     cal = result["calibration"]
@@ -133,6 +193,4 @@ def _plot_measured_vs_predicted(result: dict[str, Any], path: Path) -> Path:
              ylabel="measured prefill time (s)", title="per prefill")
     right.set(xlabel="predicted TTFT (s)", ylabel="measured TTFT (s)", title="per query, replayed schedules")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, option)

@@ -100,7 +100,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from prefix_sched.errors import InputError, PrefixSchedError
+from prefix_sched.errors import CheckFailed, InputError
 from prefix_sched.theory.evaluator import Evaluation, evaluate
 from prefix_sched.theory.stream import Stream
 
@@ -110,10 +110,11 @@ from prefix_sched.reductions.three_partition import ThreePartition
 DEFAULT_X_LENGTH = 1
 
 
-class CertificateError(PrefixSchedError):
+class CertificateError(CheckFailed):
     """A certificate failed: a schedule the evaluator rejects, or a schedule that maps to no partition.
 
-    Either would refute the reduction's proof for the instance at hand; the message says which.
+    Either would refute the reduction's proof for the instance at hand; the message says which. It
+    is a failed check (exit 1), not bad input.
     """
 
 

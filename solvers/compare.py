@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
-from prefix_sched.errors import InputError
+from prefix_sched.errors import InputError, OutputError
 from prefix_sched.solvers.policies import PolicySpec
 from prefix_sched.solvers.simulate import simulate
 from prefix_sched.theory.exact import Exact, exact_number
+from prefix_sched.theory.outputs import atomic_path
 from prefix_sched.theory.stream import Query, Stream
 
 
@@ -99,13 +101,36 @@ def compare_policies(
     return tuple(rows)
 
 
-def plot_comparison(rows: Sequence[ComparisonRow], path: str) -> None:
-    """Save P99 TTFT against offered load, one line per policy (log scale), to ``path``."""
-    import matplotlib
+def plot_format(path: Path | str, option: str = "--plot") -> str:
+    """The format matplotlib writes ``path`` in, from its extension; OutputError if it writes none.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Check it before the work, so that ``--plot p99.txt`` costs nothing.
 
+    >>> plot_format("p99.png"), plot_format("p99.PDF")
+    ('png', 'pdf')
+    >>> plot_format("p99.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.OutputError: --plot: cannot write p99.txt: matplotlib writes no '.txt' files (use .png, ...)
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    extension = Path(path).suffix.lower().removeprefix(".")
+    if extension not in FigureCanvasBase.get_supported_filetypes():
+        kind = f"{Path(path).suffix!r} files" if extension else "files without an extension"
+        raise OutputError(f"{option}: cannot write {path}: matplotlib writes no {kind} (use .png, .pdf, .svg)")
+    return extension
+
+
+def plot_comparison(rows: Sequence[ComparisonRow], path: Path | str, option: str = "--plot") -> None:
+    """Save P99 TTFT against offered load, one line per policy (log scale), to ``path``.
+
+    The format follows the extension (:func:`plot_format`); the file is written atomically
+    (:func:`~prefix_sched.theory.outputs.atomic_path`), so a failed or killed write leaves the old
+    file as it was.
+    """
+    file_format = plot_format(path, option)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for policy in dict.fromkeys(row.policy for row in rows):
         mine = sorted((row for row in rows if row.policy == policy), key=lambda row: row.load)
@@ -115,5 +140,17 @@ def plot_comparison(rows: Sequence[ComparisonRow], path: str) -> None:
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path, option) as temporary:
+            fig.savefig(temporary, dpi=120, format=file_format)
+    finally:
+        plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

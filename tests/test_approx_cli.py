@@ -50,6 +50,6 @@ def test_exit_codes_follow_the_verdict(tmp_path, capsys):
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
     path = _stream_file(tmp_path)
     assert main(["approx", str(path), "--ttft", "3", "--eps", "1.5"]) == 2
-    assert "eps must lie strictly between 0 and 1, got 3/2" in capsys.readouterr().err
+    assert "--eps: must lie strictly between 0 and 1, got '1.5'" in capsys.readouterr().err
     assert main(["approx", str(path), "--ttft", "3", "--max-length", "2"]) == 2
     assert "query 'q1' has 3 tokens, more than L = 2" in capsys.readouterr().err

@@ -67,16 +67,16 @@ def test_simulate_with_no_stream_runs_the_built_in_example(capsys):
 @pytest.mark.parametrize("args, message", [
     (["simulate", "--policy", "sjf"], "unknown policy 'sjf'"),
     (["simulate", "--policy", "k-lpm", "--k", "-2"], "k must be >= 0, got '-2'"),
-    (["simulate", "--policy", "fcfs", "--k", "2"], "--k only applies"),
-    (["simulate", "--alpha", "nan"], "alpha must be"),
-    (["simulate", "--ttft", "-5"], "TTFT bound T must be >= 0"),
-    (["simulate", "--out", "x.jsonl"], "--out writes one run"),
+    (["simulate", "--policy", "fcfs", "--k", "2"], "--k: only applies"),
+    (["simulate", "--alpha", "nan"], "--alpha: must be a number"),
+    (["simulate", "--ttft", "-5"], "--ttft: must be >= 0, got '-5'"),
+    (["simulate", "--out", "x.jsonl"], "--out: writes one run"),
     (["simulate", "missing-file.jsonl"], "cannot read missing-file.jsonl"),
-    (["generate", "def4", "--n", "10", "--r", "3", "--u", "5", "--d", "5", "--delta", "1"], "r must divide n"),
-    (["generate", "def4", "--n", "10", "--r", "2", "--u", "-5", "--d", "5", "--delta", "1"], "u must be >= 1"),
-    (["generate", "def4", "--n", "10", "--r", "2", "--u", "5", "--d", "5", "--delta", "inf"], "Delta must be"),
+    (["generate", "def4", "--n", "10", "--r", "3", "--u", "5", "--d", "5", "--delta", "1"], "--r: must divide --n"),
+    (["generate", "def4", "--n", "10", "--r", "2", "--u", "-5", "--d", "5", "--delta", "1"], "--u: must be >= 1"),
+    (["generate", "def4", "--n", "10", "--r", "2", "--u", "5", "--d", "5", "--delta", "inf"], "--delta: must be"),
     (["generate", "poisson", "--groups", "2", "--group-size", "2", "--prefix-len", "5",
-      "--suffix-len", "5", "--rate", "0"], "rate must be > 0"),
+      "--suffix-len", "5", "--rate", "0"], "--rate: must be > 0"),
 ])
 def test_bad_input_exits_2_naming_the_value(args, message, capsys):
     assert main(args) == 2
@@ -107,7 +107,8 @@ def test_guarantee_command_gates_on_the_proven_bound(tmp_path, capsys):
     assert main(["simulate", str(stream_path), "--policy", "k-lpm", "--k", "3", "--cycle-start", "fcfs",
                  "--view", "fixed", "--out", str(good)]) == 0
     assert main(["guarantee", str(stream_path), str(good)]) == 0
-    lines = good.read_text().splitlines()
-    bad.write_text("\n".join([lines[0]] + lines[:0:-1]) + "\n")
+    header, *rows = [json.loads(line) for line in good.read_text().splitlines()]
+    reversed_rows = [{**row, "position": position} for position, row in enumerate(rows[::-1])]
+    bad.write_text("\n".join(json.dumps(line) for line in [header, *reversed_rows]) + "\n")
     assert main(["guarantee", str(stream_path), str(bad)]) == 1
     assert "BROKEN" in capsys.readouterr().out

@@ -248,11 +248,31 @@ def test_validate_reports_a_degenerate_fit_instead_of_failing(tmp_path, monkeypa
     assert fits["definition2"]["beta_seconds_per_token"] > 0
 
 
+def test_validate_exits_3_when_the_timings_leave_the_cost_undetermined(tmp_path, monkeypatch, capsys):
+    """Prefill times that fall as prompts grow: no beta > 0 fits, not even with alpha fixed. That is
+    a measurement outcome, not bad input: exit 3 (unknown), one line saying so, no report."""
+    def falling(engine, points, vocab_size, warmup, reps, progress=None):
+        return [Prefill(length, ov, ov, (1.0 / (length - ov),) * reps) for length, ov in points]
+
+    monkeypatch.setattr(validate_module, "calibrate", falling)
+    stream = regular_arrival_shuffled_queue(n=4, r=2, u=20, d=6, delta=10, seed=0)
+    write_stream(stream, tmp_path / "s.jsonl")
+    status = main(["validate", "--stream", str(tmp_path / "s.jsonl"), "--lengths", "32,64", "--reuse", "0,0.5",
+                   "--warmup", "0", "--reps", "1", "--matmul-n", "32", "--quiet", "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert status == 3 and captured.err == ""
+    assert "no fit: the measured prefill time does not grow with the tokens" in captured.out
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--model", "70b"], "unknown model '70b'"),
-    (["--lengths", "64,abc"], "--lengths must be a comma-separated list"),
-    (["--reuse", "0,1.5"], "reuse fractions must lie in [0, 1)"),
-    (["--device", "cuda"], "no CUDA GPU"),
+    (["--model", "70b"], "--model: unknown model '70b'"),
+    (["--lengths", "64,abc"], "--lengths: must be an integer, got 'abc'"),
+    (["--reuse", "0,1.5"], "--reuse: must be < 1, got '1.5'"),
+    (["--device", "cuda"], "--device: device 'cuda' was requested but torch sees no CUDA GPU"),
+    (["--lengths", "64,9000"], "--lengths: 9000 exceeds the 8192 positions of model 'tiny'"),
+    (["--limit", "5"], "--limit: only applies with --format mooncake"),
+    (["--format", "mooncake"], "--format: describes the --stream FILE file, and none is given"),
 ])
 def test_validate_bad_input_exits_2(args, message, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -13,41 +13,64 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from fractions import Fraction
 
 import networkx as nx
 
-from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, progress_bar, stdout
+from prefix_sched.commands.common import (
+    add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, not_applicable, number,
+    progress_bar, stdout,
+)
 from prefix_sched.solvers.appendix_a import DEFAULT_MAX_STATES, approx
+from prefix_sched.theory.outputs import atomic_path, check_output_path
 from prefix_sched.theory.streamio import write_schedule
 
-EXIT = {"FEASIBLE": 0, "PERCENTILE": 0, "INFEASIBLE": 1, "UNKNOWN": 3}
 SHOWN = 20
+DEFAULT_EPS = Fraction(1, 10)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("approx", help="Appendix A: certify infeasibility or meet the (1-eps) percentile",
                                    description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     add_stream_arguments(parser, optional=False)
-    parser.add_argument("--ttft", required=True, help="TTFT bound T (a positive integer)")
-    parser.add_argument("--eps", default="0.1", help="share of queries allowed over T, in (0, 1) (default 0.1)")
+    parser.add_argument("--ttft", required=True, type=integer(minimum=1), help="TTFT bound T (an integer >= 1)")
+    parser.add_argument("--eps", type=number(above=0, below=1), default=None,
+                        help="share of queries allowed over T, in (0, 1) (exact, default 0.1); with --exact it "
+                             "only sets the default block size, so it is refused with --exact --block-size")
     parser.add_argument("--exact", action="store_true",
                         help="keep every deadline: a schedule meeting T for all queries, or a proof that none exists")
-    parser.add_argument("--max-length", default=None, help="Theorem 4's L: refuse prompts longer than this")
-    parser.add_argument("--block-size", type=int, default=None, help="queries per block (default ceil((2T-1)/eps))")
-    parser.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES,
-                        help=f"DP states per block before UNKNOWN (default {DEFAULT_MAX_STATES})")
-    parser.add_argument("--time-limit", default=None, help="seconds; a time-out is UNKNOWN")
+    parser.add_argument("--max-length", type=integer(minimum=1), default=None,
+                        help="Theorem 4's L >= 1: refuse prompts longer than this")
+    parser.add_argument("--block-size", type=integer(minimum=1), default=None,
+                        help="queries per block >= 1 (default ceil((2T-1)/eps))")
+    parser.add_argument("--max-states", type=integer(minimum=1), default=DEFAULT_MAX_STATES,
+                        help=f"DP states per block >= 1 before UNKNOWN (default {DEFAULT_MAX_STATES})")
+    parser.add_argument("--time-limit", type=limit_seconds, default=None,
+                        help="seconds > 0 (default none); a time-out is UNKNOWN")
     parser.add_argument("--out", default=None, help="write the schedule (JSONL) when one is found")
     parser.add_argument("--dag", default=None, help="write the block DAG (GraphML; vertices and edges only)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_stream_arguments(args)
+    if args.eps is not None and args.exact and args.block_size is not None:
+        raise not_applicable("--eps", "--exact keeps every deadline and --block-size fixes the blocks: eps is unused")
+    out = None if args.out is None else check_output_path(args.out, "--out")
+    dag = None if args.dag is None else check_output_path(args.dag, "--dag")
     stream = load_stream(args)
+    eps = DEFAULT_EPS if args.eps is None else args.eps
     with progress_bar(1, "approx blocks", sys.stderr.isatty()) as done:
-        result = approx(stream, args.ttft, args.eps, exact=args.exact, max_length=args.max_length,
+        result = approx(stream, args.ttft, eps, exact=args.exact, max_length=args.max_length,
                         block_size=args.block_size, max_states=args.max_states, time_limit=args.time_limit,
                         progress=None if done is None else (lambda count, total: done(count, total)))
+    ids = [str(stream.queries[i].qid) for i in result.dropped]
+    if out is not None and result.evaluation is not None:
+        write_schedule(stream, result.evaluation, out, {**_plain(result.settings), "status": result.status,
+                                                        "dropped": ids})
+    if dag is not None:
+        with atomic_path(dag, "--dag") as temporary:
+            nx.write_graphml(_plain_graph(result.dag), temporary)
     stdout.print(f"approx T = {result.settings['ttft']}, eps = {result.settings['eps']}: {result.status} "
                  f"({stream.n} queries, {len(result.blocks)} blocks, {result.states} DP states, "
                  f"{result.wall_time_s:.2f} s)")
@@ -61,19 +84,15 @@ def run(args: argparse.Namespace) -> int:
                      f"(allowed {result.violation_budget})")
         if "exact_pass" in result.settings:
             stdout.print(f"no schedule meets T for every query: {result.settings['exact_pass']}", soft_wrap=True)
-        ids = [str(stream.queries[i].qid) for i in result.dropped]
         more = f" ... (+{len(ids) - SHOWN} more)" if len(ids) > SHOWN else ""
         stdout.print(f"dropped (served last): {len(ids)}" + (": " + " ".join(ids[:SHOWN]) + more if ids else ""),
                      soft_wrap=True)
-        if args.out:
-            write_schedule(stream, ev, args.out, {**_plain(result.settings), "status": result.status,
-                                                   "dropped": ids})
-            stdout.print(f"wrote the schedule to {args.out}")
-    if args.dag:
-        nx.write_graphml(_plain_graph(result.dag), args.dag)
-        stdout.print(f"wrote the block DAG ({result.dag.number_of_nodes()} vertices) to {args.dag}")
+        if out is not None:
+            stdout.print(f"wrote the schedule to {out}")
+    if dag is not None:
+        stdout.print(f"wrote the block DAG ({result.dag.number_of_nodes()} vertices) to {dag}")
     stdout.print("settings: " + json.dumps(_plain(result.settings), sort_keys=True), soft_wrap=True)
-    return EXIT[result.status]
+    return result.status.exit_code
 
 
 def _plain(settings: dict) -> dict:

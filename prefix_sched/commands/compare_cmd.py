@@ -6,9 +6,12 @@ import argparse
 
 from rich.table import Table
 
-from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stdout
-from prefix_sched.commands.simulate_cmd import add_policy_arguments, policy_specs
-from prefix_sched.solvers.compare import compare_policies, offered_load, plot_comparison
+from prefix_sched.commands.common import (
+    add_stream_arguments, check_stream_arguments, fmt, load_stream, number, refuse_repeats, stdout,
+)
+from prefix_sched.commands.simulate_cmd import DEFAULT_SEED, add_policy_arguments, policy_specs
+from prefix_sched.solvers.compare import compare_policies, offered_load, plot_comparison, plot_format
+from prefix_sched.theory.outputs import check_output_path
 
 DEFAULT_LOADS = ("0.8", "1", "1.2", "1.5", "2")
 
@@ -19,17 +22,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Rescale a stream's arrivals to several offered loads (sum of prompt tokens / "
                     "arrival span) and serve each with every policy, online.")
     add_stream_arguments(parser, optional=False)
-    parser.add_argument("--load", action="append", help=f"offered load, repeatable (default {' '.join(DEFAULT_LOADS)})")
+    parser.add_argument("--load", action="append", type=number(above=0),
+                        help=f"offered load > 0 (exact), repeatable (default {' '.join(DEFAULT_LOADS)})")
     add_policy_arguments(parser, default_k="1 2 3 4")
-    parser.add_argument("--alpha", default="0")
-    parser.add_argument("--plot", default=None, help="save P99 against load to this PNG")
+    parser.add_argument("--alpha", type=number(minimum=0), default=0,
+                        help="attention cost alpha >= 0 (exact, default 0)")
+    parser.add_argument("--plot", default=None,
+                        help="save P99 against load to this file (the extension picks the format: .png, .pdf, .svg)")
     parser.set_defaults(run=run, view="online")
 
 
 def run(args: argparse.Namespace) -> int:
+    check_stream_arguments(args)
+    specs = policy_specs(args)
+    loads = args.load or list(DEFAULT_LOADS)
+    refuse_repeats("--load", loads)
+    plot = None
+    if args.plot is not None:
+        plot = check_output_path(args.plot, "--plot")
+        plot_format(plot, "--plot")
     stream = load_stream(args)
-    rows = compare_policies(stream, policy_specs(args), args.load or list(DEFAULT_LOADS),
-                            alpha=args.alpha, seed=args.seed)
+    seed = DEFAULT_SEED if args.seed is None else args.seed  # used by --tie-break random only
+    rows = compare_policies(stream, specs, loads, alpha=args.alpha, seed=seed)
+    if plot is not None:
+        plot_comparison(rows, plot, "--plot")
     stdout.print(f"stream: {args.stream} ({stream.n} queries, offered load as given "
                  f"{float(offered_load(stream)):.3f}); online; times in token-times")
     table = Table(title="TTFT by offered load")
@@ -39,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(fmt(row.load), row.policy, fmt(row.p50), fmt(row.p99), fmt(row.max_ttft),
                       fmt(row.mean), f"{float(row.reused_share):.1%}")
     stdout.print(table)
-    if args.plot:
-        plot_comparison(rows, args.plot)
-        stdout.print(f"wrote {args.plot}")
+    if plot is not None:
+        stdout.print(f"wrote {plot}")
     return 0

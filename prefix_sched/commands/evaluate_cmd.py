@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stdout
+from prefix_sched.commands.common import (
+    add_stream_arguments, check_stream_arguments, fmt, integer, load_stream, number, stdout,
+)
 from prefix_sched.theory.evaluator import evaluate
-from prefix_sched.theory.exact import exact_number
 from prefix_sched.theory.streamio import read_schedule_order
 
 
@@ -19,13 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__.split("\n\n")[0])
     add_stream_arguments(parser, optional=False)
     parser.add_argument("schedule", metavar="SCHEDULE", help="schedule file (JSONL)")
-    parser.add_argument("--alpha", default="0", help="attention cost alpha >= 0 (default 0)")
-    parser.add_argument("--batch-size", type=int, default=1, help="batch size B (default 1)")
-    parser.add_argument("--ttft", default=None, help="TTFT bound T: exit 1 if a query exceeds it")
+    parser.add_argument("--alpha", type=number(minimum=0), default=0,
+                        help="attention cost alpha >= 0 (exact, default 0)")
+    parser.add_argument("--batch-size", type=integer(minimum=1), default=1, help="batch size B >= 1 (default 1)")
+    parser.add_argument("--ttft", type=number(minimum=0), default=None,
+                        help="TTFT bound T >= 0: exit 1 if a query exceeds it")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_stream_arguments(args)
     stream = load_stream(args)
     order = read_schedule_order(args.schedule, stream)
     ev = evaluate(stream, order, alpha=args.alpha, batch_size=args.batch_size)
@@ -33,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
                  f"mean {fmt(ev.mean_ttft)}; tokens reused {ev.total_reused}")
     if args.ttft is None:
         return 0
-    bound = exact_number(args.ttft, "TTFT bound T", minimum=0)
-    over = ev.violations(bound)
-    stdout.print(f"queries with TTFT over T = {fmt(bound)}: {over}")
+    over = ev.violations(args.ttft)
+    stdout.print(f"queries with TTFT over T = {fmt(args.ttft)}: {over}")
     return 1 if over else 0

@@ -3,41 +3,71 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
+from prefix_sched.commands.common import integer, number
+from prefix_sched.errors import InputError
+from prefix_sched.theory.exact import Exact, brief
 from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
+from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.streamio import write_stream
+
+STDOUT = "-"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("generate", help="write a seeded stream file (Definition 4 or Poisson)",
                                    description="Write a seeded stream as prefix-sched JSONL.")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    positive = integer(minimum=1)
     def4 = kinds.add_parser("def4", help="Definition 4: regular arrival shuffled queue")
-    def4.add_argument("--n", required=True, help="number of queries")
-    def4.add_argument("--r", required=True, help="queries per user (must divide n)")
-    def4.add_argument("--u", required=True, help="user prefix length in tokens")
-    def4.add_argument("--d", required=True, help="document length in tokens")
-    def4.add_argument("--delta", required=True, help="inter-arrival gap in token-times (exact: 3, 2.5, 7/3)")
+    def4.add_argument("--n", required=True, type=positive, help="number of queries (>= 1)")
+    def4.add_argument("--r", required=True, type=positive, help="queries per user (>= 1, must divide n)")
+    def4.add_argument("--u", required=True, type=positive, help="user prefix length in tokens (>= 1)")
+    def4.add_argument("--d", required=True, type=positive, help="document length in tokens (>= 1)")
+    def4.add_argument("--delta", required=True, type=number(minimum=0),
+                      help="inter-arrival gap in token-times, >= 0 (exact: 3, 2.5, 7/3)")
     poisson = kinds.add_parser("poisson", help="Poisson arrivals over groups sharing a prefix")
-    poisson.add_argument("--groups", required=True, help="number of prefix groups")
-    poisson.add_argument("--group-size", required=True, help="queries per group")
-    poisson.add_argument("--prefix-len", required=True, help="tokens of each group's shared prefix")
-    poisson.add_argument("--suffix-len", required=True, help="tokens of each query's own suffix")
-    poisson.add_argument("--base-len", default="0", help="tokens of a base prompt shared by all (default 0)")
-    poisson.add_argument("--rate", required=True, help="queries per token-time (exact: 0.002 or 1/500)")
+    poisson.add_argument("--groups", required=True, type=positive, help="number of prefix groups (>= 1)")
+    poisson.add_argument("--group-size", required=True, type=positive, help="queries per group (>= 1)")
+    poisson.add_argument("--prefix-len", required=True, type=positive,
+                         help="tokens of each group's shared prefix (>= 1)")
+    poisson.add_argument("--suffix-len", required=True, type=positive, help="tokens of each query's own suffix (>= 1)")
+    poisson.add_argument("--base-len", type=integer(minimum=0), default=0,
+                         help="tokens of a base prompt shared by all (>= 0, default 0)")
+    poisson.add_argument("--rate", required=True, type=_rate,
+                         help="queries per token-time, > 0 (exact: 0.002 or 1/500)")
     for sub in (def4, poisson):
-        sub.add_argument("--seed", default="0", help="random seed (default 0)")
-        sub.add_argument("--out", default="-", help="output file (default: stdout)")
+        sub.add_argument("--seed", type=integer(minimum=0), default=0, help="random seed, >= 0 (default 0)")
+        sub.add_argument("--out", default=STDOUT, help="output file (default: stdout)")
         sub.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kind == "def4" and args.n % args.r:
+        raise InputError(f"--r: must divide --n, got n={args.n}, r={args.r}")
+    target = sys.stdout if args.out == STDOUT else check_output_path(args.out, "--out")
     if args.kind == "def4":
         stream = regular_arrival_shuffled_queue(args.n, args.r, args.u, args.d, args.delta, seed=args.seed)
     else:
         stream = poisson_prefix_tree(args.groups, args.group_size, args.prefix_len, args.suffix_len,
                                      args.rate, seed=args.seed, base_len=args.base_len)
-    write_stream(stream, sys.stdout if args.out == "-" else args.out)
+    write_stream(stream, target)
     return 0
 
+
+def _rate(text: str) -> Exact:
+    """``--rate``: exact and > 0; the generator draws gaps with mean ``1 / rate`` in floating
+    point, so both must be finite, non-zero floats."""
+    rate = _positive(text)
+    try:
+        mean = 1.0 / float(rate)
+    except (OverflowError, ZeroDivisionError):
+        mean = 0.0
+    if not (math.isfinite(mean) and mean > 0):
+        raise argparse.ArgumentTypeError(f"must be a rate whose inverse a float holds, got {brief(text)}")
+    return rate
+
+
+_positive = number(above=0)

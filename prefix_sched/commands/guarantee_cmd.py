@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stdout
+from prefix_sched.commands.common import (
+    add_stream_arguments, check_stream_arguments, fmt, load_stream, not_applicable, number, stdout,
+)
 from prefix_sched.theory.guarantee import PROVEN_VIEWS, check_order
 from prefix_sched.theory.streamio import read_schedule_order
 
@@ -21,11 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("schedule", metavar="SCHEDULE", help="schedule file (JSONL)")
     parser.add_argument("--view", choices=PROVEN_VIEWS, default="fixed",
                         help="fixed: served from time 0 (default); batch: processing starts at --start")
-    parser.add_argument("--start", default=None, help="batch view's start s (default (n - 1) Delta)")
+    parser.add_argument("--start", type=number(minimum=0), default=None,
+                        help="with --view batch: processing start s >= 0 (exact; default (n - 1) Delta)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_stream_arguments(args)
+    if args.start is not None and args.view != "batch":
+        raise not_applicable("--start", "only applies with --view batch")
     stream = load_stream(args)
     check = check_order(stream, read_schedule_order(args.schedule, stream), args.view, args.start)
     verdict = "holds" if check.holds else "BROKEN"

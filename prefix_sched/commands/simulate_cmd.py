@@ -11,16 +11,20 @@ import sys
 
 from rich.table import Table
 
-from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, progress_bar, stdout
+from prefix_sched.commands.common import (
+    add_stream_arguments, check_stream_arguments, fmt, integer, k_value, load_stream, not_applicable, number,
+    policy_name, progress_bar, refuse_repeats, stdout,
+)
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.policies import CYCLE_STARTS, TIE_BREAKS, PolicyName, parse_policy
+from prefix_sched.solvers.policies import CYCLE_STARTS, INFINITY, TIE_BREAKS, PolicyName, PolicySpec, parse_policy
 from prefix_sched.solvers.simulate import VIEWS, PolicyRun, simulate
-from prefix_sched.theory.exact import exact_number
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
+from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.streamio import write_schedule
 
 DEFAULT_EXAMPLE = {"n": 400, "r": 4, "u": 1000, "d": 100, "delta": 300, "seed": 0}
 DEFAULT_POLICIES = ("fcfs", "lpm", "k-lpm")
+DEFAULT_SEED = 0
 PROGRESS_FROM = 50_000
 
 
@@ -32,64 +36,94 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_stream_arguments(parser, optional=True)
     add_policy_arguments(parser, default_k="3")
     parser.add_argument("--view", choices=VIEWS, default="online", help="online server (default) or fixed order")
-    parser.add_argument("--alpha", default="0", help="attention cost alpha >= 0 (exact, default 0)")
-    parser.add_argument("--batch-size", type=int, default=1, help="Section 2.1 batch size B (default 1)")
-    parser.add_argument("--ttft", default=None, help="TTFT bound T: count queries over it")
+    parser.add_argument("--alpha", type=number(minimum=0), default=0,
+                        help="attention cost alpha >= 0 (exact, default 0)")
+    parser.add_argument("--batch-size", type=integer(minimum=1), default=1,
+                        help="Section 2.1 batch size B >= 1 (default 1)")
+    parser.add_argument("--ttft", type=number(minimum=0), default=None,
+                        help="TTFT bound T >= 0: count queries over it")
     parser.add_argument("--out", default=None, help="write per-query results (JSONL); needs one policy run")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_stream_arguments(args)
+    specs = policy_specs(args)
+    if args.out is not None and len(specs) != 1:
+        raise InputError(f"--out: writes one run, but {len(specs)} policy runs were asked for; pick one policy")
+    out = None if args.out is None else check_output_path(args.out, "--out")
     if args.stream is None:
-        if args.format != "stream":
-            raise InputError("--format mooncake needs a STREAM file")
         stream = regular_arrival_shuffled_queue(**DEFAULT_EXAMPLE)
         source = "built-in Definition 4 example " + " ".join(f"{k}={v}" for k, v in DEFAULT_EXAMPLE.items())
     else:
         stream = load_stream(args)
         source = args.stream
-    bound = exact_number(args.ttft, "TTFT bound T", minimum=0) if args.ttft is not None else None
-    specs = policy_specs(args)
-    if args.out is not None and len(specs) != 1:
-        raise InputError(f"--out writes one run, but {len(specs)} policy runs were asked for; pick one policy")
     runs = []
     for spec in specs:
         with progress_bar(stream.n, spec.label, stream.n >= PROGRESS_FROM and sys.stderr.isatty()) as done:
             runs.append(simulate(stream, spec, alpha=args.alpha, batch_size=args.batch_size,
-                                 view=args.view, seed=args.seed, progress=done))
+                                 view=args.view, seed=policy_seed(args, spec), progress=done))
+    if out is not None:
+        write_schedule(stream, runs[0].evaluation, out, runs[0].settings())
     stdout.print(f"stream: {source} ({stream.n} queries); view: {args.view}; alpha = {args.alpha}; "
                  f"B = {args.batch_size}; times in token-times")
-    stdout.print(_table(runs, bound))
-    if args.out is not None:
-        write_schedule(stream, runs[0].evaluation, args.out, runs[0].settings())
-        stdout.print(f"wrote {stream.n} per-query results to {args.out}")
+    stdout.print(_table(runs, args.ttft))
+    if out is not None:
+        stdout.print(f"wrote {stream.n} per-query results to {out}")
     return 0
 
 
 def add_policy_arguments(parser: argparse.ArgumentParser, default_k: str) -> None:
     """``--policy``, ``--k``, ``--tie-break``, ``--cycle-start`` and ``--seed``, read by :func:`policy_specs`."""
-    parser.add_argument("--policy", action="append", metavar="NAME",
+    parser.add_argument("--policy", action="append", metavar="NAME", type=policy_name,
                         help=f"{', '.join(p.value for p in PolicyName)}; repeat to compare (default: all three)")
-    parser.add_argument("--k", action="append", metavar="K",
-                        help=f"k-LPM's LPM steps per cycle, an integer >= 0 or 'inf'; repeat for several (default {default_k})")
-    parser.add_argument("--tie-break", choices=TIE_BREAKS, default="oldest", help="LPM ties (default oldest)")
-    parser.add_argument("--cycle-start", choices=CYCLE_STARTS, default="lpm",
-                        help="whether a k-LPM cycle opens with its LPM steps (default) or its FCFS step")
-    parser.add_argument("--seed", type=int, default=0, help="seed for random tie-breaking (default 0)")
+    parser.add_argument("--k", action="append", metavar="K", type=k_value,
+                        help=f"k-LPM's LPM steps per cycle, an integer >= 0 or 'inf'; repeat for several "
+                             f"(default {default_k}); needs k-lpm among the policies")
+    parser.add_argument("--tie-break", choices=TIE_BREAKS, default=None,
+                        help="LPM ties (default oldest); needs a run with LPM steps")
+    parser.add_argument("--cycle-start", choices=CYCLE_STARTS, default=None,
+                        help="whether a k-LPM cycle opens with its LPM steps (default) or its FCFS step; "
+                             "needs k-lpm with 0 < k < inf")
+    parser.add_argument("--seed", type=integer(minimum=0), default=None,
+                        help=f"seed for --tie-break random, >= 0 (default {DEFAULT_SEED}); needs --tie-break random")
     parser.set_defaults(default_k=default_k.split())
 
 
-def policy_specs(args: argparse.Namespace) -> list:
-    """The policy runs asked for by ``--policy``/``--k``/``--tie-break``/``--cycle-start``."""
+def policy_specs(args: argparse.Namespace) -> list[PolicySpec]:
+    """The policy runs asked for by ``--policy``/``--k``/``--tie-break``/``--cycle-start``; an option
+    that no run would use is refused (InputError naming it)."""
     names = args.policy or list(DEFAULT_POLICIES)
+    refuse_repeats("--policy", names)
+    if args.k:
+        refuse_repeats("--k", args.k, _k_text)
+        if PolicyName.KLPM.value not in names:
+            raise not_applicable("--k", "only applies to --policy k-lpm")
     ks = args.k or args.default_k
-    if args.k and PolicyName.KLPM.value not in names:
-        raise InputError("--k only applies to --policy k-lpm")
+    tie_break = args.tie_break or TIE_BREAKS[0]
+    cycle_start = args.cycle_start or CYCLE_STARTS[0]
     specs = []
     for name in names:
         for k in ks if name == PolicyName.KLPM.value else [None]:
-            specs.append(parse_policy(name, k=k, tie_break=args.tie_break, cycle_start=args.cycle_start))
+            specs.append(parse_policy(name, k=k, tie_break=tie_break, cycle_start=cycle_start))
+    if args.tie_break is not None and not any(spec.k > 0 for spec in specs):
+        raise not_applicable("--tie-break", "no policy run takes an LPM step (FCFS and k = 0 only)")
+    if args.cycle_start is not None and not any(0 < spec.k < INFINITY for spec in specs):
+        raise not_applicable("--cycle-start", "only applies to --policy k-lpm with 0 < k < inf")
+    if args.seed is not None and tie_break != "random":
+        raise not_applicable("--seed", "only applies with --tie-break random (the only random choice)")
     return specs
+
+
+def policy_seed(args: argparse.Namespace, spec: PolicySpec) -> int | None:
+    """The seed of a run: ``--seed`` (default 0) when it breaks ties at random, else None (unused)."""
+    if spec.tie_break != "random":
+        return None
+    return DEFAULT_SEED if args.seed is None else args.seed
+
+
+def _k_text(k: float) -> str:
+    return "k = inf" if k == INFINITY else f"k = {k}"
 
 
 def _table(runs: list[PolicyRun], bound) -> Table:

@@ -11,37 +11,59 @@ import contextlib
 import json
 import time
 
-from prefix_sched.commands.common import add_stream_arguments, fmt, load_stream, stderr, stdout
+from prefix_sched.commands.common import (
+    INT32_MAX, add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream,
+    not_applicable, number, stderr, stdout,
+)
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.exact import SOLVERS, decide, minimize_max_ttft, minimize_violations
+from prefix_sched.solvers.exact import decide, minimize_max_ttft, minimize_violations
+from prefix_sched.solvers.status import MINIMIZE, SOLVERS
+from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.streamio import write_schedule
 
-EXIT = {"FEASIBLE": 0, "OPTIMAL": 0, "INFEASIBLE": 1, "UNKNOWN": 3}
 SHOWN = 20
+DEFAULT_TIME_LIMIT = 60
+DEFAULT_WORKERS = 1
+DEFAULT_SEED = 0
+CPSAT_SOLVERS = ("auto", "cpsat")  # the solvers that run CP-SAT, the only user of --workers and --seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("solve", help="exact TTFT feasibility / optimum with proof status",
                                    description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     add_stream_arguments(parser, optional=False)
-    parser.add_argument("--ttft", default=None, help="TTFT bound T (needed unless --minimize max-ttft)")
-    parser.add_argument("--minimize", choices=("max-ttft", "violations"), default=None,
+    parser.add_argument("--ttft", type=number(minimum=0), default=None,
+                        help="TTFT bound T >= 0 (exact; needed unless --minimize max-ttft, refused with it)")
+    parser.add_argument("--minimize", choices=MINIMIZE, default=None,
                         help="instead of deciding feasibility: least max TTFT, or fewest queries over T")
     parser.add_argument("--solver", choices=SOLVERS, default="auto", help="default auto (DP, then CP-SAT)")
-    parser.add_argument("--time-limit", default="60", help="seconds (default 60); a time-out is UNKNOWN")
-    parser.add_argument("--workers", type=int, default=1, help="CP-SAT search workers (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="CP-SAT random seed (default 0)")
-    parser.add_argument("--alpha", default="0", help="attention cost alpha >= 0 (exact)")
+    parser.add_argument("--time-limit", type=limit_seconds, default=DEFAULT_TIME_LIMIT,
+                        help=f"seconds > 0 (default {DEFAULT_TIME_LIMIT}); a time-out is UNKNOWN")
+    parser.add_argument("--workers", type=integer(minimum=1, maximum=INT32_MAX), default=None,
+                        help=f"CP-SAT search workers >= 1 (default {DEFAULT_WORKERS}); with --solver auto or cpsat")
+    parser.add_argument("--seed", type=integer(minimum=0, maximum=INT32_MAX), default=None,
+                        help=f"CP-SAT random seed >= 0 (default {DEFAULT_SEED}); with --solver auto or cpsat")
+    parser.add_argument("--alpha", type=number(minimum=0), default=0,
+                        help="attention cost alpha >= 0 (exact, default 0)")
     parser.add_argument("--out", default=None, help="write the schedule (JSONL) when one is found")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_stream_arguments(args)
     if args.minimize != "max-ttft" and args.ttft is None:
-        raise InputError("--ttft T is needed to decide feasibility or count violations")
+        raise InputError("--ttft: T is needed to decide feasibility or count violations")
+    if args.minimize == "max-ttft" and args.ttft is not None:
+        raise not_applicable("--ttft", "--minimize max-ttft finds the least max TTFT; it takes no T")
+    for option, value in (("--workers", args.workers), ("--seed", args.seed)):
+        if value is not None and args.solver not in CPSAT_SOLVERS:
+            raise not_applicable(option, f"only applies to CP-SAT (--solver {' or '.join(CPSAT_SOLVERS)}), "
+                                         f"not to --solver {args.solver}")
+    out = None if args.out is None else check_output_path(args.out, "--out")
     stream = load_stream(args)
     common = dict(alpha=args.alpha, solver=args.solver, time_limit=args.time_limit,
-                  workers=args.workers, seed=args.seed)
+                  workers=DEFAULT_WORKERS if args.workers is None else args.workers,
+                  seed=DEFAULT_SEED if args.seed is None else args.seed)
     with _phase_display(stderr.is_terminal) as progress:
         if args.minimize == "max-ttft":
             result = minimize_max_ttft(stream, progress=progress, **common)
@@ -49,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
             result = minimize_violations(stream, args.ttft, progress=progress, **common)
         else:
             result = decide(stream, args.ttft, progress=progress, **common)
+    if out is not None and result.evaluation is not None:
+        write_schedule(stream, result.evaluation, out, {**result.settings, "status": result.status})
     question = result.settings["question"]
     stdout.print(f"{question}: {result.status} (engine {result.solver}, {result.wall_time_s:.2f} s, "
                  f"{stream.n} queries)")
@@ -63,11 +87,10 @@ def run(args: argparse.Namespace) -> int:
         more = f" ... (+{len(rows) - SHOWN} more)" if len(rows) > SHOWN else ""
         stdout.print(f"schedule (id:TTFT, evaluator-checked; max {fmt(ev.max_ttft)}): " + " ".join(rows[:SHOWN]) + more,
                      soft_wrap=True)
-        if args.out:
-            write_schedule(stream, ev, args.out, {**result.settings, "status": result.status})
-            stdout.print(f"wrote the schedule to {args.out}")
+        if out is not None:
+            stdout.print(f"wrote the schedule to {out}")
     stdout.print("settings: " + json.dumps(result.settings, sort_keys=True), soft_wrap=True)
-    return EXIT[result.status]
+    return result.status.exit_code
 
 
 @contextlib.contextmanager

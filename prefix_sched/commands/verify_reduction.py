@@ -15,16 +15,17 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from prefix_sched.commands.common import progress_bar, stderr, stdout
-from prefix_sched.errors import InputError, PrefixSchedError
+from prefix_sched.commands.common import (
+    Parser, integer, limit_seconds, named, not_applicable, parse_and_run, progress_bar, stderr, stdout,
+)
+from prefix_sched.errors import InputError
 from prefix_sched.reductions.construction import check_x_length
-from prefix_sched.reductions.three_partition import DEFAULT_BOUND, read_instance
+from prefix_sched.reductions.three_partition import DEFAULT_BOUND, check_bound, read_instance
 from prefix_sched.reductions.verify import (
     DEFAULT_COUNT,
     DEFAULT_COUNT_LARGE,
@@ -41,10 +42,12 @@ from prefix_sched.reductions.verify import (
     run_battery,
     run_case,
 )
-from prefix_sched.theory.exact import exact_number
+from prefix_sched.theory.outputs import check_output_path, write_text
 
 
 TABLE_WIDTH = 100
+MAX_MS = 10_000  # --m values in one run; a typo like 1-1000000000 is refused, not expanded
+BATTERY_ONLY = ("--count", "--workers", "--seed", "--B")  # options of the generated battery, not of --input
 DESCRIPTION = (
     "Check Theorem 1's reduction from 3-PARTITION: decide each instance exactly, decide TTFT "
     "feasibility of its stream with an exact solver, check certificates both ways. Exit 0 only if "
@@ -64,17 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--m", action="append", metavar="M",
                         help="group counts to test: an integer, a list '2,3' or a range '1-5'; repeatable "
                              f"(default {DEFAULT_MS[0]}-{DEFAULT_MS[-1]})")
-    parser.add_argument("--count", type=int, default=None,
+    parser.add_argument("--count", type=integer(minimum=1), default=None,
                         help=f"yes- and no-instances per m (default {DEFAULT_COUNT} for m < {LARGE_M}, "
                              f"{DEFAULT_COUNT_LARGE} from m = {LARGE_M} on)")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                        help=f"cases decided at once, each in its own process (default {DEFAULT_WORKERS})")
-    parser.add_argument("--seed", type=int, default=0, help="battery seed (default 0)")
-    parser.add_argument("--B", dest="bound", type=int, default=DEFAULT_BOUND,
+    parser.add_argument("--workers", type=integer(minimum=1), default=None,
+                        help=f"cases decided at once, each in its own process (>= 1, default {DEFAULT_WORKERS})")
+    parser.add_argument("--seed", type=integer(minimum=0), default=None, help="battery seed (>= 0, default 0)")
+    parser.add_argument("--B", dest="bound", type=integer(minimum=1), default=None,
                         help=f"the 3-PARTITION bound B of generated instances (default {DEFAULT_BOUND})")
-    parser.add_argument("--x-length", type=int, default=None,
+    parser.add_argument("--x-length", type=integer(minimum=1), default=None,
                         help="length L of the X queries, 1 <= L <= B (default 1)")
-    parser.add_argument("--time-limit", default=str(DEFAULT_TIME_LIMIT),
+    parser.add_argument("--time-limit", type=limit_seconds, default=DEFAULT_TIME_LIMIT,
                         help=f"seconds per TTFT decision before it counts as unknown (default {DEFAULT_TIME_LIMIT:g})")
     parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER,
                         help=f"exact TTFT-feasibility solver (default {DEFAULT_SOLVER})")
@@ -84,39 +87,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    time_limit = float(exact_number(args.time_limit, "time limit", minimum=0))
-    if time_limit <= 0:
-        raise InputError(f"time limit must be > 0 seconds, got {args.time_limit!r}")
+    limit = float(args.time_limit)
+    if args.input is not None:
+        given = ["--m"] * bool(args.m) + [option for option, value in zip(
+            BATTERY_ONLY, (args.count, args.workers, args.seed, args.bound)) if value is not None]
+        if given:
+            raise not_applicable(given[0], "applies to the generated battery, not to --input")
+    else:
+        ms = _parse_ms(args.m)
+        bound = DEFAULT_BOUND if args.bound is None else args.bound
+        named("--B", check_bound, bound)
+        named("--x-length", check_x_length, args.x_length, bound)
+    report_path = None if args.json is None else check_output_path(args.json, "--json")
     started = time.perf_counter()
     if args.input is not None:
-        if args.m:
-            raise InputError("--m applies to the battery, not to --input")
         instance = read_instance(args.input)
-        check_x_length(args.x_length, instance.bound)
+        named("--x-length", check_x_length, args.x_length, instance.bound)
         settings = {"input": str(args.input), "x_length": args.x_length, "solver": args.solver,
-                    "time_limit_s": time_limit}
+                    "time_limit_s": limit}
         stderr.print(f"deciding {args.input} (m = {instance.m}, B = {instance.bound}) ...")
-        reports = [run_case(instance, kind="input", solver=args.solver, time_limit=time_limit,
+        reports = [run_case(instance, kind="input", solver=args.solver, time_limit=limit,
                             x_length=args.x_length)]
     else:
-        battery = BatterySettings(ms=_parse_ms(args.m), count=args.count, seed=args.seed, bound=args.bound,
-                                  x_length=args.x_length, solver=args.solver, time_limit=time_limit,
-                                  workers=args.workers)
+        battery = BatterySettings(ms=ms, count=args.count, seed=0 if args.seed is None else args.seed,
+                                  bound=bound, x_length=args.x_length, solver=args.solver, time_limit=limit,
+                                  workers=DEFAULT_WORKERS if args.workers is None else args.workers)
         settings = battery.to_json()
         total = sum(1 for _ in battery.cases())
         with progress_bar(total, "verify-reduction", sys.stderr.isatty()) as bar:
             reports = run_battery(battery, on_case=_progress(bar))
     seconds = time.perf_counter() - started
+    summary = Summary(tuple(reports))
+    if report_path is not None:
+        write_text(report_path, json.dumps(report_json(reports, settings, seconds), indent=1) + "\n", "--json")
     console = Console(highlight=False, width=max(TABLE_WIDTH, shutil.get_terminal_size().columns))
     console.print(_table(reports))
     console.print(_legend(reports))
-    summary = Summary(tuple(reports))
-    if args.json is not None:
-        path = Path(args.json)
-        try:
-            path.write_text(json.dumps(report_json(reports, settings, seconds), indent=1) + "\n", encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"cannot write the report to {path}: {err.strerror}") from err
     for failure in summary.failures:
         stdout.print(f"FAILED m={failure.m} {failure.kind} seed={failure.seed}: {failure.problem}", soft_wrap=True)
     decided = summary.decided
@@ -126,22 +132,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _parse_ms(values: Sequence[str] | None) -> tuple[int, ...]:
+    """The group counts of ``--m``: integers >= 1, lists ``2,3`` and ranges ``1-5``, in order, once each."""
     if not values:
         return DEFAULT_MS
+    read = integer(minimum=1)
     ms: list[int] = []
     for value in values:
         for part in value.split(","):
-            part = part.strip()
             try:
-                if "-" in part:
-                    lo, hi = (int(x) for x in part.split("-", 1))
-                    ms += list(range(lo, hi + 1))
-                else:
-                    ms.append(int(part))
-            except ValueError:
-                raise InputError(f"--m expects integers, lists '2,3' or ranges '1-5', got {value!r}") from None
-    if not ms or min(ms) < 1:
-        raise InputError(f"--m values must be >= 1, got {values}")
+                ends = [read(end) for end in part.split("-", 1)]
+            except argparse.ArgumentTypeError:
+                raise InputError(f"--m: expects integers >= 1, lists '2,3' or ranges '1-5', got {value!r}") from None
+            if ends[-1] < ends[0]:
+                raise InputError(f"--m: the range {part.strip()!r} is empty")
+            if len(ms) + ends[-1] - ends[0] + 1 > MAX_MS:
+                raise InputError(f"--m: more than {MAX_MS:,} values in {value!r}")
+            ms += range(ends[0], ends[-1] + 1)
     return tuple(dict.fromkeys(ms))
 
 
@@ -188,14 +194,10 @@ def _legend(reports: Sequence[CaseReport]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``verify-reduction`` console script."""
-    parser = argparse.ArgumentParser(prog="verify-reduction", description=DESCRIPTION)
+    parser = Parser(prog="verify-reduction", description=DESCRIPTION)
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except PrefixSchedError as err:
-        print(f"verify-reduction: error: {err}", file=sys.stderr)
-        return 2
+    parser.set_defaults(run=run)
+    return parse_and_run(parser, argv, lambda args: "verify-reduction")
 
 
 if __name__ == "__main__":
