@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 import multiprocessing
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Callable, Iterator, Sequence
@@ -160,12 +161,25 @@ def _nothing() -> None:
     """The warm-up child's work."""
 
 
+_RUNNING: set = set()  # the DP children now at work, so that an interrupt can stop them
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_running_children() -> None:
+    """Kill every DP child still at work (their cases then end at once as UNKNOWN)."""
+    with _RUNNING_LOCK:
+        for process in _RUNNING:
+            process.kill()
+
+
 def _run_dp(stream: Stream, bound, stop: Deadline, max_states: int) -> tuple[Status, tuple[int, ...] | None, str]:
     context = dp_processes()  # the stream travels to the child as records
     records = [(q.qid, q.prompt, q.arrival) for q in stream.queries]
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_dp_child, args=(sender, records, bound, max_states), daemon=True)
-    process.start()
+    with _RUNNING_LOCK:
+        process.start()
+        _RUNNING.add(process)
     sender.close()
     try:
         left = stop.remaining()
@@ -179,6 +193,8 @@ def _run_dp(stream: Stream, bound, stop: Deadline, max_states: int) -> tuple[Sta
     finally:
         process.join()
         receiver.close()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
     detail = f"{states} states" + (f" (cap {max_states} reached)" if status == UNKNOWN else "")
     return Status(status), order, detail
 
@@ -213,11 +229,17 @@ class CaseReport:
     order_ids: tuple[str, ...] | None = None
     certificates: tuple[str, ...] = ()
     problem: str | None = None
+    failed_checks: int = 0
 
     @property
     def ok(self) -> bool:
         """Whether the case passed (an impossible case passes: it asserts a fact about m = 1)."""
         return self.problem is None
+
+    @property
+    def undecided(self) -> bool:
+        """Whether the case's only problem is an unknown TTFT answer (no check failed)."""
+        return not self.ok and self.failed_checks == 0
 
     @property
     def seconds(self) -> float:
@@ -269,7 +291,8 @@ def run_case(
         verdict = decide_ttft(construction.stream, construction.ttft, solver=solver, time_limit=stop)
     except CertificateError as err:
         problems.append(f"certificate failed: {err}")
-        return CaseReport(**base, certificates=tuple(certificates), problem="; ".join(problems))
+        return CaseReport(**base, certificates=tuple(certificates), problem="; ".join(problems),
+                          failed_checks=len(problems))
     base.update(ttft_status=verdict.status, ttft_seconds=verdict.seconds, ttft_detail=verdict.detail)
     if verdict.order is not None:
         base["order_ids"] = tuple(str(construction.stream.queries[i].qid) for i in verdict.order)
@@ -282,7 +305,9 @@ def run_case(
             certificates.append("schedule->partition")
         except CertificateError as err:
             problems.append(f"certificate failed: {err}")
-    return CaseReport(**base, certificates=tuple(certificates), problem="; ".join(problems) or None)
+    failed = len(problems) - (verdict.status == UNKNOWN)
+    return CaseReport(**base, certificates=tuple(certificates), problem="; ".join(problems) or None,
+                      failed_checks=failed)
 
 
 def _disagreement(kind: str, answer: bool, verdict: TTFTVerdict) -> str | None:
@@ -373,13 +398,21 @@ def run_battery(
     cases = list(settings.cases())
     labels = [f"m={m} {kind}" + ("" if seed is None else f" #{seed[-1]}") for m, kind, seed in cases]
     reports: list[CaseReport | None] = [None] * len(cases)
-    with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=settings.workers)
+    try:
         futures = {pool.submit(_battery_case, settings, *case): index for index, case in enumerate(cases)}
         for done, future in enumerate(as_completed(futures), start=1):
             index = futures[future]
             reports[index] = future.result()
             if on_case:
                 on_case(done, len(cases), reports[index], labels[index])
+    except BaseException:
+        # Ctrl-C or a failed case: drop the queued cases and stop the running DP children, so the
+        # interpreter does not wait for the whole battery before it exits.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_running_children()
+        raise
+    pool.shutdown()
     return reports
 
 
@@ -413,6 +446,15 @@ class Summary:
     @property
     def failures(self) -> list[CaseReport]:
         return [r for r in self.reports if not r.ok]
+
+    @property
+    def exit_status(self) -> int:
+        """1 if a check failed in some case, else 3 if some case stayed unknown, else 0."""
+        if any(not r.ok and not r.undecided for r in self.reports):
+            return Status.INFEASIBLE.exit_code
+        if any(r.undecided for r in self.reports):
+            return Status.UNKNOWN.exit_code
+        return Status.FEASIBLE.exit_code
 
 
 def report_json(reports: Sequence[CaseReport], settings: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -63,10 +63,29 @@ def test_bad_options_exit_2(args, capsys):
     assert capsys.readouterr().err.startswith("verify-reduction: error:")
 
 
-def test_time_out_is_unknown_and_exits_1(capsys):
-    assert verify_reduction.main(["--m", "4", "--count", "1", "--time-limit", "0.01"]) == 1
+def test_time_out_is_unknown_and_exits_3(capsys):
+    """A time-out is no answer: exit 3 (unknown), not 1 (a failed check)."""
+    assert verify_reduction.main(["--m", "4", "--count", "1", "--time-limit", "0.01"]) == 3
     out = capsys.readouterr().out
-    assert "TTFT feasibility unknown" in out and "time limit" in out
+    assert "TTFT feasibility unknown" in out and "time limit" in out and "unknown" in out.splitlines()[-1]
+
+
+def test_sigint_stops_a_running_battery_at_once():
+    """Ctrl-C during the battery: exit 130 in one line within seconds, not after every queued case."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-m", "prefix_sched.commands.verify_reduction", "--m", "5",
+                              "--count", "4", "--time-limit", "120"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # imports, the DP's process server, then the m = 5 cases are at work
+    child.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and time.monotonic() - started < 30
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_a_broken_construction_is_caught_and_exits_1(monkeypatch, tmp_path, capsys):

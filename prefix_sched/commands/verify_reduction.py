@@ -3,8 +3,9 @@
 With no arguments it runs the default battery (yes- and no-instances of 3-PARTITION for
 ``m = 1 .. 5``, :data:`~prefix_sched.reductions.verify.DEFAULT_COUNT` seeds each), decides each
 instance and its TTFT stream exactly, checks the certificates both ways, prints a table and exits
-0 only if every case agrees and was decided. Exit 1 names the cases that disagree, failed a
-certificate or stayed unknown (time-out); exit 2 is bad input (one line on stderr).
+0 only if every case agrees and was decided. Exit 1 names the cases that disagree or failed a
+certificate; exit 3 (no check failed) names the cases that stayed unknown (time-out); exit 2 is bad
+input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ BATTERY_ONLY = ("--count", "--workers", "--seed", "--B")  # options of the gener
 DESCRIPTION = (
     "Check Theorem 1's reduction from 3-PARTITION: decide each instance exactly, decide TTFT "
     "feasibility of its stream with an exact solver, check certificates both ways. Exit 0 only if "
-    "every case agrees and was decided; 1 if one disagrees, fails a certificate or times out; 2 on bad input."
+    "every case agrees and was decided; 1 if one disagrees or fails a certificate; 3 if none did but one "
+    "timed out (unknown); 2 on bad input."
 )
 
 
@@ -126,9 +128,12 @@ def run(args: argparse.Namespace) -> int:
     for failure in summary.failures:
         stdout.print(f"FAILED m={failure.m} {failure.kind} seed={failure.seed}: {failure.problem}", soft_wrap=True)
     decided = summary.decided
-    verdict = "all agree" if summary.ok else f"{len(summary.failures)} FAILED"
+    unknown = sum(r.undecided for r in reports)
+    failed = len(summary.failures) - unknown
+    verdict = "all agree" if summary.ok else ", ".join(
+        part for part in (f"{failed} FAILED" if failed else "", f"{unknown} unknown" if unknown else "") if part)
     stdout.print(f"{len(reports)} cases, {decided} decided, {verdict}; {seconds:.1f} s", soft_wrap=True)
-    return 0 if summary.ok else 1
+    return summary.exit_status
 
 
 def _parse_ms(values: Sequence[str] | None) -> tuple[int, ...]:
