@@ -9,43 +9,53 @@ option or value); 3 unknown (a time-out: no claim either way); 130 interrupted. 
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
 from prefix_sched import __version__
 
-try:  # loading numpy, sympy and ortools takes seconds: Ctrl-C meanwhile is one line too, not a traceback
-    from prefix_sched.commands import (
-        approx_cmd, compare_cmd, evaluate_cmd, generate_cmd, guarantee_cmd, simulate_cmd, solve_cmd, sweep_cmd,
-        validate_cmd, verify_reduction,
-    )
-    from prefix_sched.commands.common import Parser, parse_and_run
-except KeyboardInterrupt:
-    print("prefix-sched: interrupted", file=sys.stderr)
-    sys.exit(130)
-
-COMMANDS = (
-    generate_cmd, simulate_cmd, compare_cmd, evaluate_cmd, guarantee_cmd, solve_cmd, approx_cmd, validate_cmd,
-    verify_reduction, sweep_cmd,
-)
+# Subcommand name -> the module in prefix_sched.commands that registers it. Only the module of the
+# command asked for is imported (numpy, sympy and ortools take seconds to load); --help and an
+# unknown command load them all.
+COMMANDS = {
+    "generate": "generate_cmd", "simulate": "simulate_cmd", "compare": "compare_cmd",
+    "evaluate": "evaluate_cmd", "guarantee": "guarantee_cmd", "solve": "solve_cmd", "approx": "approx_cmd",
+    "validate": "validate_cmd", "verify-reduction": "verify_reduction", "sweep": "sweep_cmd",
+}
 
 
-def build_parser() -> Parser:
-    """The argument parser with every registered subcommand."""
+def build_parser(command: str | None = None):
+    """The argument parser with the subcommand ``command`` registered, or every one when None."""
+    from prefix_sched.commands.common import Parser
+
     parser = Parser(
         prog="prefix-sched",
         description="Scheduling LLM queries with prefix reuse under TTFT bounds.",
     )
     parser.add_argument("--version", action="version", version=f"prefix-sched {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(subparsers)
+    for name in [command] if command in COMMANDS else COMMANDS:
+        importlib.import_module(f"prefix_sched.commands.{COMMANDS[name]}").register(subparsers)
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand named by ``argv`` (its first word not starting with '-'), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    return parse_and_run(build_parser(), argv, lambda args: f"prefix-sched {args.command}")
+    """Run the CLI; returns the exit status (Ctrl-C while the libraries load is one line, 130)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from prefix_sched.commands.common import parse_and_run
+
+        parser = build_parser(_command_word(argv))
+    except KeyboardInterrupt:
+        print("prefix-sched: interrupted", file=sys.stderr)
+        return 130
+    return parse_and_run(parser, argv, lambda args: f"prefix-sched {args.command}")
 
 
 if __name__ == "__main__":

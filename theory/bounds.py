@@ -4,7 +4,7 @@ The seed lost every formula of Theorem 2; its proofs survive in prose. This modu
 bound from the proof's structure, with sympy doing the algebra (the intersection of the proof's two
 lines is ``sympy.solve``'d, not typed in), and evaluates a bound exactly (``Fraction``) for given
 parameters (checked against Definition 4's domain, every symbol replaced at once by an exact
-rational). It leaves out simulation (:mod:`prefix_sched.theory.theorem2`) and the checker that
+rational). It leaves out simulation (:mod:`prefix_sched.solvers.theorem2_study`) and the checker that
 holds computed schedules to the bound (:mod:`prefix_sched.theory.guarantee`).
 
 Symbols (Definition 4 and Theorem 2): ``n`` queries, ``r`` queries per user, user history ``u``
