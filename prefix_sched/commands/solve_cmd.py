@@ -17,7 +17,7 @@ from prefix_sched.commands.common import (
 )
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.exact import decide, minimize_max_ttft, minimize_violations
-from prefix_sched.solvers.status import MINIMIZE, SOLVERS
+from prefix_sched.solvers.status import MINIMIZE, SOLVERS, Solver
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.streamio import write_schedule
 
@@ -25,7 +25,7 @@ SHOWN = 20
 DEFAULT_TIME_LIMIT = 60
 DEFAULT_WORKERS = 1
 DEFAULT_SEED = 0
-CPSAT_SOLVERS = ("auto", "cpsat")  # the solvers that run CP-SAT, the only user of --workers and --seed
+CPSAT_SOLVERS = (Solver.AUTO, Solver.CPSAT)  # the solvers that run CP-SAT, the only user of --workers and --seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
