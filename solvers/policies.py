@@ -5,9 +5,13 @@ k-LPM serves in cycles of ``k + 1`` decisions: ``k`` longest-prefix-match steps 
 prefix-match steps ... after these steps, it processes the oldest query") puts the FCFS step last in
 each cycle; ``cycle_start="fcfs"`` puts it first. ``k = 0`` is FCFS, ``k = inf`` is LPM.
 
-LPM picks the waiting query with the longest prefix overlap with the cached (last served) prompt;
-ties go to the oldest (SGLang's stable sort) or, with ``tie_break="random"``, to a uniformly random
-tied query drawn from the run's seeded generator (the Theorem 2 assumption).
+LPM picks the waiting query with the longest cached prefix under the run's cache model
+(:mod:`~prefix_sched.theory.cache`): its overlap with the last served prompt under ``last``
+(Definition 2), its longest prefix held anywhere in the radix tree under ``lru:TOKENS`` and
+``unbounded``. Ties go to the oldest (SGLang's stable sort) or, with ``tie_break="random"``, to a
+uniformly random tied query drawn from the run's seeded generator (the Theorem 2 assumption). A
+spec names a priority rule only; the simulator (:mod:`~prefix_sched.solvers.simulate`) applies it
+with the cache model it is given, so one spec runs under every model.
 
 Examples
 --------

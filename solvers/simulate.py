@@ -13,6 +13,11 @@ simulator's own clock (which it needs to know who has arrived) is checked agains
 size ``B > 1`` the order is formed with batch-size-one dynamics and then cut into bins of ``B``
 (Section 2.1).
 
+The cache model (``cache``: ``"last"``, the default, ``"lru:TOKENS"`` or ``"unbounded"``; see
+:mod:`~prefix_sched.theory.cache`) is one state that the server serves each query into; LPM steps
+match against it (under a radix cache, the longest cached prefix anywhere in the tree) and the
+evaluator recomputes the reuse with the same model.
+
 Examples
 --------
 >>> from prefix_sched.theory.generators import regular_arrival_shuffled_queue
@@ -20,6 +25,8 @@ Examples
 >>> s = regular_arrival_shuffled_queue(n=8, r=2, u=5, d=5, delta=0, seed=3)
 >>> run = simulate(s, parse_policy("lpm"))
 >>> run.evaluation.max_ttft <= simulate(s, parse_policy("fcfs")).evaluation.max_ttft
+True
+>>> simulate(s, parse_policy("lpm"), cache="unbounded").evaluation.total_reused >= run.evaluation.total_reused
 True
 """
 
@@ -33,10 +40,10 @@ import numpy as np
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.policies import PolicySpec
-from prefix_sched.solvers.waiting import QUEUES
+from prefix_sched.solvers.waiting import QUEUES, make_queue
+from prefix_sched.theory.cache import DEFAULT_CACHE, CacheModel, parse_cache, paused_cyclic_gc
 from prefix_sched.theory.evaluator import Evaluation, evaluate, integer_timebase
 from prefix_sched.theory.exact import exact_int, exact_number, to_json
-from prefix_sched.theory.prompt import EMPTY_PROMPT, overlap
 from prefix_sched.theory.stream import Stream
 
 VIEWS = ("online", "fixed")
@@ -57,6 +64,7 @@ class PolicyRun:
         return {
             **self.policy.as_dict(), "view": self.view, "seed": self.seed,
             "alpha": to_json(self.evaluation.alpha), "batch_size": self.evaluation.batch_size,
+            "cache": self.evaluation.cache,
         }
 
 
@@ -68,6 +76,7 @@ def simulate(
     batch_size: int = 1,
     view: str = "online",
     queue: str = "radix",
+    cache: str | CacheModel = DEFAULT_CACHE,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> PolicyRun:
@@ -82,7 +91,10 @@ def simulate(
     batch_size : int, default 1
     view : {"online", "fixed"}
     queue : {"radix", "naive"}
-        The waiting-queue implementation (they make identical decisions).
+        The waiting queue: the index for the cache model, or the naive rescan (they make identical
+        decisions).
+    cache : str or CacheModel, default "last"
+        The cache model, e.g. ``"last"``, ``"lru:100000"``, ``"unbounded"``.
     seed : int, optional
         Needed when ``policy.tie_break == "random"``.
     progress : callable, optional
@@ -93,45 +105,51 @@ def simulate(
     if queue not in QUEUES:
         raise InputError(f"unknown queue {queue!r}; valid: {', '.join(QUEUES)}")
     alpha = exact_number(alpha, "alpha", minimum=0)
+    cache = parse_cache(cache)
+    cache.check_stream(stream)
     if policy.tie_break == "random":
         if seed is None:
             raise InputError("random tie-breaking needs a seed")
         seed = exact_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed) if policy.tie_break == "random" else None
-    order, clock = _serve(stream, policy, alpha, view, queue, rng, progress)
-    evaluation = evaluate(stream, order, alpha=alpha, batch_size=batch_size)
+    with paused_cyclic_gc():
+        order, clock = _serve(stream, policy, alpha, view, queue, cache, rng, progress)
+        evaluation = evaluate(stream, order, alpha=alpha, batch_size=batch_size, cache=cache)
     if batch_size == 1 and evaluation.completion[-1] != clock:
         raise AssertionError(f"simulator clock {clock} disagrees with the evaluator {evaluation.completion[-1]}")
     return PolicyRun(policy, view, tuple(order), evaluation, seed)
 
 
-def _serve(stream, policy, alpha, view, queue, rng, progress) -> tuple[list[int], object]:
+def _serve(stream, policy, alpha, view, queue, cache, rng, progress) -> tuple[list[int], object]:
     scale, alpha_scaled, scaled = integer_timebase(stream, alpha)
     ranked = stream.arrival_order
     prompts = [stream.queries[i].prompt for i in ranked]
     lengths = [stream.lengths[i] for i in ranked]
     arrivals = [scaled[i] for i in ranked]
-    waiting = QUEUES[queue](prompts, random_ties=rng is not None)
+    state = cache.new_state()
+    waiting = make_queue(queue, prompts, state, random_ties=rng is not None)
     n = len(ranked)
     admitted = 0
+    add, pop_oldest, pop_lpm, serve, is_fcfs_step = (
+        waiting.add, waiting.pop_oldest, waiting.pop_lpm, state.serve, policy.is_fcfs_step
+    )
     if view == "fixed":
         for rank in range(n):
-            waiting.add(rank)
+            add(rank)
         admitted = n
-    order, clock, cached = [], 0, EMPTY_PROMPT
+    order, clock = [], 0
     for step in range(n):
         if view == "online":
             if not len(waiting) and arrivals[admitted] > clock:
                 clock = arrivals[admitted]
             while admitted < n and arrivals[admitted] <= clock:
-                waiting.add(admitted)
+                add(admitted)
                 admitted += 1
-        rank = waiting.pop_oldest() if policy.is_fcfs_step(step) else waiting.pop_lpm(cached, rng)
-        prompt, length = prompts[rank], lengths[rank]
-        shared = overlap(prompt, cached)
+        rank = pop_oldest() if is_fcfs_step(step) else pop_lpm(rng)
+        length = lengths[rank]
+        shared = serve(prompts[rank])
         start = clock if clock > arrivals[rank] else arrivals[rank]
         clock = start + scale * (length - shared) + alpha_scaled * (length * length - shared * shared)
-        cached = prompt
         order.append(ranked[rank])
         if progress is not None and (step + 1) % 10_000 == 0:
             progress(step + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefix_sched.errors import InputError
+from prefix_sched.theory.cache import LastPromptCache
 from prefix_sched.theory.evaluator import evaluate, percentile, scaled_cost_matrix
 from prefix_sched.theory.prompt import expand_tokens
+from prefix_sched.theory.streamio import read_mooncake
 
 from strategies import prompts, streams, toy_stream
+from test_cache import TokenTrie
 
 
 def test_toy_example_fcfs_and_lpm():
@@ -120,3 +124,64 @@ def test_bad_orders_are_named(order, message):
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises(InputError, match=message):
         evaluate(toy_stream(), [0, 1, 2, 3], **kwargs)
+
+
+# --- cache models -------------------------------------------------------------------------------
+
+TRACE = Path(__file__).resolve().parent / "data" / "mooncake_conversation_head300.jsonl"
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=streams(fractional=True), alpha=st.sampled_from([0, Fraction(1, 3), 2]),
+       batch_size=st.integers(1, 3), data=st.data())
+def test_last_through_the_cache_object_is_definition_2(stream, alpha, batch_size, data):
+    """``cache="last"`` (spec or object) is bit-identical to the default and to the token-level
+    recomputation of Definition 2, and the evaluation records its cache."""
+    order = data.draw(st.permutations(range(stream.n)))
+    default = evaluate(stream, order, alpha=alpha, batch_size=batch_size)
+    for cache in ("last", LastPromptCache()):
+        assert evaluate(stream, order, alpha=alpha, batch_size=batch_size, cache=cache) == default
+    assert default.cache == "last"
+    assert list(default.ttft) == _token_level(stream, order, alpha, batch_size)
+
+
+def test_last_on_the_mooncake_excerpt_is_definition_2():
+    stream = read_mooncake(TRACE, tokens_per_ms=20)
+    for order in (list(stream.arrival_order), np.random.default_rng(5).permutation(stream.n).tolist()):
+        evaluation = evaluate(stream, order, alpha=Fraction(1, 10 ** 5), cache="last")
+        assert list(evaluation.ttft) == _token_level(stream, order, Fraction(1, 10 ** 5), 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=streams(fractional=True), alpha=st.sampled_from([0, Fraction(1, 3)]),
+       batch_size=st.integers(1, 3), extra=st.integers(0, 6), unbounded=st.booleans(), data=st.data())
+def test_radix_caches_give_definition_2_costs_with_the_reference_reuse(
+    stream, alpha, batch_size, extra, unbounded, data
+):
+    """Under ``lru``/``unbounded`` the times are Definition 2's formula with the reuse of the
+    token-level reference cache of test_cache.py, recomputed here with Fractions."""
+    order = data.draw(st.permutations(range(stream.n)))
+    capacity = None if unbounded else max(stream.lengths) + extra
+    cache = "unbounded" if unbounded else f"lru:{capacity}"
+    evaluation = evaluate(stream, order, alpha=alpha, batch_size=batch_size, cache=cache)
+    reference = TokenTrie(capacity)
+    clock, completions, reused = Fraction(0), [], []
+    for index in order:
+        query = stream.queries[index]
+        tokens = expand_tokens(query.prompt)
+        shared = reference.serve([(token, 1) for token in tokens])
+        clock = max(clock, Fraction(query.arrival)) + (len(tokens) - shared) + alpha * (len(tokens) ** 2 - shared ** 2)
+        completions.append(clock)
+        reused.append(shared)
+    for first in range(0, len(order), batch_size):
+        last = min(first + batch_size, len(order)) - 1
+        completions[first:last + 1] = [completions[last]] * (last + 1 - first)
+    assert list(evaluation.reused) == reused and evaluation.cache == cache
+    assert list(evaluation.ttft) == [c - stream.queries[i].arrival for c, i in zip(completions, order)]
+
+
+def test_bad_cache_parameters_are_named():
+    with pytest.raises(InputError, match="unknown cache model 'lru-5'"):
+        evaluate(toy_stream(), [0, 1, 2, 3], cache="lru-5")
+    with pytest.raises(InputError, match="query 'u1d1' has 10 tokens, more than the cache capacity of 5 tokens"):
+        evaluate(toy_stream(), [0, 1, 2, 3], cache="lru:5")

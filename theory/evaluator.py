@@ -11,6 +11,11 @@ For an order ``pi`` of a stream, with only the previous prompt cached (the cache
 into consecutive bins of ``B``; reuse and start times are those of the batch-size-one order, and every
 query of a bin completes when the bin's last query completes.
 
+The reuse ``ov`` comes from a cache model (:mod:`~prefix_sched.theory.cache`): ``last``, the default,
+is Definition 2's previous prompt (computed on a fast path: the segment overlap of consecutive
+prompts); ``lru:TOKENS`` and ``unbounded`` replace ``ov(p_q, p_prev)`` by the longest prefix of
+``p_q`` held by a radix cache that has served the order so far. The cost formula is unchanged.
+
 Arithmetic is exact: times are scaled by the least common denominator of ``alpha`` and the
 arrivals, computed with Python integers and returned as ``int`` or ``Fraction``.
 
@@ -26,6 +31,11 @@ The toy example of Section 4.2 (alpha = 0, u = d = 5, all arrivals at 0):
 (10, 20, 30, 40)
 >>> evaluate(s, [0, 2, 1, 3]).ttft
 (10, 15, 25, 30)
+
+With every prefix cached, u2d4 also reuses u2 in arrival order:
+
+>>> evaluate(s, [0, 1, 2, 3], cache="unbounded").reused
+(0, 0, 5, 5)
 """
 
 from __future__ import annotations
@@ -36,8 +46,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from prefix_sched.errors import InputError
+from prefix_sched.theory.cache import DEFAULT_CACHE, CacheModel, parse_cache
 from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
-from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt, overlap, prompt_length
+from prefix_sched.theory.prompt import Prompt, overlap, prompt_length
 from prefix_sched.theory.stream import Stream
 
 PERCENTILE_METHODS = ("linear", "inverted_cdf")
@@ -63,9 +74,11 @@ class Evaluation:
     start, completion, ttft : tuple of exact numbers
         Per position: when processing starts, when the query's first token is out, ``c - t``.
     reused : tuple of int
-        Per position: tokens reused from the previous prompt, ``ov(p_pi(i), p_pi(i-1))``.
+        Per position: tokens reused from the cache; under ``last``, ``ov(p_pi(i), p_pi(i-1))``.
     alpha, batch_size :
         The model parameters used.
+    cache : str
+        The cache model's spec (``"last"``, ``"lru:TOKENS"`` or ``"unbounded"``).
     """
 
     order: tuple[int, ...]
@@ -75,6 +88,7 @@ class Evaluation:
     reused: tuple[int, ...]
     alpha: Exact
     batch_size: int
+    cache: str = DEFAULT_CACHE
 
     @property
     def max_ttft(self) -> Exact:
@@ -110,7 +124,10 @@ class Evaluation:
         return dict(zip(self.order, self.ttft))
 
 
-def evaluate(stream: Stream, order: Sequence[int], *, alpha: object = 0, batch_size: int = 1) -> Evaluation:
+def evaluate(
+    stream: Stream, order: Sequence[int], *, alpha: object = 0, batch_size: int = 1,
+    cache: str | CacheModel = DEFAULT_CACHE,
+) -> Evaluation:
     """Evaluate the processing order ``order`` (query indices) under Definition 2.
 
     Parameters
@@ -122,33 +139,34 @@ def evaluate(stream: Stream, order: Sequence[int], *, alpha: object = 0, batch_s
         Relative cost of attention, ``alpha >= 0``.
     batch_size : int, default 1
         Section 2.1's bin size ``B >= 1``.
+    cache : str or CacheModel, default "last"
+        The cache model (a spec for :func:`~prefix_sched.theory.cache.parse_cache`).
 
     Raises
     ------
     InputError
-        If ``order`` is not a permutation of the stream's indices, ``alpha < 0`` or ``B < 1``.
+        If ``order`` is not a permutation of the stream's indices, ``alpha < 0``, ``B < 1``, the
+        cache spec is bad, or a prompt is longer than the cache capacity.
     """
     alpha = exact_number(alpha, "alpha", minimum=0)
     batch_size = exact_int(batch_size, "batch size B", minimum=1)
     order = check_order(order, stream.n)
+    cache = parse_cache(cache)
+    cache.check_stream(stream)
     queries = stream.queries
     scale, alpha_scaled, scaled_arrivals = integer_timebase(stream, alpha)
     lengths = stream.lengths
 
-    starts, completions, reused = [], [], []
+    reused = cache.reuse_along([queries[index].prompt for index in order])
+    starts, completions = [], []
     clock = 0
-    previous = EMPTY_PROMPT
-    for index in order:
-        query = queries[index]
+    for index, shared in zip(order, reused):
         arrival = scaled_arrivals[index]
         length = lengths[index]
-        shared = overlap(query.prompt, previous)
         start = clock if clock > arrival else arrival
         clock = start + scale * (length - shared) + alpha_scaled * (length * length - shared * shared)
         starts.append(start)
         completions.append(clock)
-        reused.append(shared)
-        previous = query.prompt
 
     if batch_size > 1:
         for first in range(0, len(order), batch_size):
@@ -160,7 +178,9 @@ def evaluate(stream: Stream, order: Sequence[int], *, alpha: object = 0, batch_s
         starts = [normalize(Fraction(x, scale)) for x in starts]
         completions = [normalize(Fraction(x, scale)) for x in completions]
     ttft = [normalize(c - t) for c, t in zip(completions, arrivals)]
-    return Evaluation(order, tuple(starts), tuple(completions), tuple(ttft), tuple(reused), alpha, batch_size)
+    return Evaluation(
+        order, tuple(starts), tuple(completions), tuple(ttft), tuple(reused), alpha, batch_size, cache.spec
+    )
 
 
 def integer_timebase(stream: Stream, alpha: Exact) -> tuple[int, int, list[int]]:
