@@ -97,6 +97,7 @@ from prefix_sched.solvers.blocks import (
 )
 from prefix_sched.solvers.deadline import CHECK_EXPANSIONS, Deadline
 from prefix_sched.solvers.status import Status
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import Evaluation, evaluate
 from prefix_sched.theory.exact import Exact, exact_int, exact_number
 from prefix_sched.theory.prompt import overlap
@@ -106,6 +107,8 @@ FEASIBLE, PERCENTILE, INFEASIBLE, UNKNOWN = Status.FEASIBLE, Status.PERCENTILE, 
 START, END = "start", "end"
 DEFAULT_MAX_STATES = 2_000_000  # per block
 EDF_WINDOW = 32  # unserved queries the deadline test looks at (fewer: weaker, still valid)
+APPENDIX_A = "Appendix A's algorithm and Theorem 4"
+"""What :func:`~prefix_sched.theory.cache.require_last_prompt` names when it refuses a cache model."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class ApproxResult:
     settings: dict[str, Any]
 
 
+
 def approx(
     stream: Stream,
     ttft: object,
@@ -165,6 +169,7 @@ def approx(
     max_states: int = DEFAULT_MAX_STATES,
     time_limit: object = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: object = DEFAULT_CACHE,
 ) -> ApproxResult:
     """Run the repaired Appendix A algorithm (see the module docstring for the proof).
 
@@ -189,12 +194,16 @@ def approx(
         :class:`~prefix_sched.solvers.deadline.Deadline` shared with a caller (UNKNOWN when hit).
     progress : callable, optional
         Called as ``progress(blocks_done, blocks)``.
+    cache : str or CacheModel, default "last"
+        Must be ``"last"``: Theorem 4 and the block DP are about Definition 2's one-prompt cache.
 
     Raises
     ------
     InputError
-        Non-integer ``T`` or arrivals, ``eps`` outside (0, 1), a prompt longer than ``max_length``.
+        Non-integer ``T`` or arrivals, ``eps`` outside (0, 1), a prompt longer than ``max_length``,
+        a ``cache`` other than ``"last"``.
     """
+    require_last_prompt(cache, APPENDIX_A)
     stop = Deadline.of(time_limit)
     started = time.monotonic()
     ttft = exact_int(ttft, "TTFT bound T", minimum=1)
@@ -216,6 +225,7 @@ def approx(
     budget = math.floor(eps * stream.n)
     settings = {"ttft": ttft, "eps": str(eps), "exact": exact, "block_size": size, "max_states": max_states,
                 "time_limit_s": stop.limit_s, "max_length": max_length,
+                "cache": DEFAULT_CACHE,
                 "zero_cost_queries": [stream.queries[i].qid for i, f in enumerate(floors) if f == 0][:20],
                 "versions": package_versions("networkx", "prefix-sched")}
 

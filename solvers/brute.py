@@ -20,6 +20,7 @@ from itertools import permutations
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.deadline import Deadline
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.exact import Exact, exact_number
 from prefix_sched.theory.stream import Stream
@@ -28,15 +29,22 @@ MAX_N = 8
 CHECK_ORDERS = 64  # orders evaluated between two clock reads
 
 
-def best_max_ttft(stream: Stream, *, alpha: object = 0,
-                  time_limit: float | Deadline | None = None) -> tuple[Exact, tuple[int, ...]] | None:
-    """The least max TTFT over all orders and the first order (lexicographically) reaching it."""
+def best_max_ttft(stream: Stream, *, alpha: object = 0, time_limit: float | Deadline | None = None,
+                  cache: object = DEFAULT_CACHE) -> tuple[Exact, tuple[int, ...]] | None:
+    """The least max TTFT over all orders and the first order (lexicographically) reaching it.
+
+    ``cache`` must be ``"last"`` (brute force answers the exact solvers' questions, which are
+    about Definition 2's one-prompt cache); another model is refused (InputError).
+    """
+    require_last_prompt(cache, "the exact solvers")
     return _least(stream, lambda order: evaluate(stream, order, alpha=alpha).max_ttft, time_limit)
 
 
-def fewest_violations(stream: Stream, ttft: object, *, alpha: object = 0,
-                      time_limit: float | Deadline | None = None) -> tuple[int, tuple[int, ...]] | None:
-    """The least number of queries with TTFT > ``ttft`` over all orders, and an order reaching it."""
+def fewest_violations(stream: Stream, ttft: object, *, alpha: object = 0, time_limit: float | Deadline | None = None,
+                      cache: object = DEFAULT_CACHE) -> tuple[int, tuple[int, ...]] | None:
+    """The least number of queries with TTFT > ``ttft`` over all orders, and an order reaching it (``cache``
+    as in :func:`best_max_ttft`)."""
+    require_last_prompt(cache, "the exact solvers")
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
     return _least(stream, lambda order: evaluate(stream, order, alpha=alpha).violations(bound), time_limit)
 

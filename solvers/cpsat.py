@@ -51,6 +51,7 @@ from ortools.sat.python import cp_model
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.deadline import CHECK_EVERY, Deadline
 from prefix_sched.solvers.status import Objective, Status, parse_objective
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.exact import Exact, exact_number
 from prefix_sched.theory.prompt import prompt_length
@@ -152,6 +153,7 @@ def solve_cpsat(
     symmetry: bool = True,
     prune_arcs: bool = True,
     max_violations: int | None = None,
+    cache: object = DEFAULT_CACHE,
 ) -> CpSatOutcome:
     """Build and solve one model; statuses are CP-SAT's (OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN).
 
@@ -166,8 +168,11 @@ def solve_cpsat(
     ------
     InputError
         An unknown objective, a missing ``ttft``, a negative ``ttft`` or ``alpha``, a time limit that
-        is not > 0, or data whose scaled values CP-SAT cannot hold exactly (:func:`int64_problem`).
+        is not > 0, data whose scaled values CP-SAT cannot hold exactly (:func:`int64_problem`), or
+        a ``cache`` other than ``"last"`` (the arc costs ``c[i][j]`` are Definition 2's one-prompt
+        cache).
     """
+    require_last_prompt(cache, "the CP-SAT model's arc costs")
     stop = Deadline.of(time_limit)
     objective = parse_objective(objective)
     if objective is not Objective.MAX_TTFT and ttft is None:

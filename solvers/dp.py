@@ -63,6 +63,7 @@ from fractions import Fraction
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.deadline import CHECK_EVERY, CHECK_EXPANSIONS, Deadline
 from prefix_sched.solvers.status import Status
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
 from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt
@@ -116,6 +117,7 @@ def feasible_endings(
     horizon: object = None,
     max_states: int = DEFAULT_MAX_STATES,
     time_limit: float | Deadline | None = None,
+    cache: object = DEFAULT_CACHE,
 ) -> DPResult:
     """Decide whether some order of ``subset`` (default: the whole stream) keeps every TTFT <= ``ttft``.
 
@@ -138,7 +140,11 @@ def feasible_endings(
     time_limit : float or Deadline, optional
         Seconds, or a :class:`~prefix_sched.solvers.deadline.Deadline` shared with a caller; read
         every few thousand steps of expansion and filtering; UNKNOWN when passed.
+    cache : str or CacheModel, default "last"
+        Must be ``"last"``: the DP's state (mask, last query) is Definition 2's one-prompt cache;
+        another model is refused (InputError).
     """
+    require_last_prompt(cache, "the feasibility DP's states")
     stop = Deadline.of(time_limit)
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
     alpha = exact_number(alpha, "alpha", minimum=0)

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from prefix_sched.solvers.deadline import CHECK_EXPANSIONS, Deadline
 from prefix_sched.solvers.dp import oldest_unserved, scaled_instance
 from prefix_sched.solvers.status import Status
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.exact import exact_int, exact_number
 from prefix_sched.theory.stream import Stream
 
@@ -79,7 +80,8 @@ class DropResult:
 
 
 def fewest_drops(stream: Stream, ttft: object, *, alpha: object = 0, cap: int | None = None,
-                 max_states: int = DEFAULT_MAX_STATES, time_limit: float | Deadline | None = None) -> DropResult:
+                 max_states: int = DEFAULT_MAX_STATES, time_limit: float | Deadline | None = None,
+                 cache: object = DEFAULT_CACHE) -> DropResult:
     """The fewest queries to serve last so that every other query meets ``ttft`` (module docstring).
 
     Raises
@@ -87,8 +89,10 @@ def fewest_drops(stream: Stream, ttft: object, *, alpha: object = 0, cap: int | 
     InputError
         ``ttft`` or ``alpha`` negative or not a number, ``cap < 0``, ``max_states < 1``, a time
         limit that is not > 0 (``time_limit`` is seconds or a shared
-        :class:`~prefix_sched.solvers.deadline.Deadline`).
+        :class:`~prefix_sched.solvers.deadline.Deadline`); a ``cache`` other than ``"last"``
+        (the search's state is Definition 2's one-prompt cache).
     """
+    require_last_prompt(cache, "the drop DP's states")
     stop = Deadline.of(time_limit)
     bound = exact_number(ttft, "TTFT bound T", minimum=0)
     alpha = exact_number(alpha, "alpha", minimum=0)

@@ -35,6 +35,11 @@ Big numbers: CP-SAT needs the scaled data in 64-bit integers
 InputError naming the value; ``auto`` skips CP-SAT, says why in ``settings["skipped"]``, and answers
 with the DP alone (UNKNOWN where the DP cannot decide).
 
+Cache model: the three questions are about Definition 2's one-prompt cache. ``cache`` (default
+``"last"``) is checked by :func:`~prefix_sched.theory.cache.require_last_prompt`: any other model
+(``lru:TOKENS``, ``unbounded``) is an InputError, never solved as if it were ``last``; the result's
+settings record ``"cache": "last"``.
+
 Examples
 --------
 >>> from prefix_sched.theory.stream import Stream
@@ -46,6 +51,10 @@ Examples
 OPTIMAL 30 30
 >>> print(decide(s, 29, solver="dp").status)
 INFEASIBLE
+>>> decide(s, 29, cache="unbounded")
+Traceback (most recent call last):
+...
+prefix_sched.errors.InputError: the exact solvers hold for Definition 2's one-prompt cache (cache 'last') only, not for cache 'unbounded'
 """
 
 from __future__ import annotations
@@ -66,6 +75,7 @@ from prefix_sched.solvers.deadline import Deadline
 from prefix_sched.solvers.policies import parse_policy
 from prefix_sched.solvers.simulate import simulate
 from prefix_sched.solvers.status import SOLVERS, Objective, Solver, Status, parse_solver  # noqa: F401 (SOLVERS)
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import Evaluation, evaluate, integer_timebase, prefill_cost
 from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
 from prefix_sched.theory.stream import Stream
@@ -73,6 +83,7 @@ from prefix_sched.theory.stream import Stream
 FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN = Status.FEASIBLE, Status.INFEASIBLE, Status.OPTIMAL, Status.UNKNOWN
 AUTO_DP_STATES = 3_000_000
 WARM_START_KS = (0, 1, 2, 3, "inf")
+EXACT_SOLVERS = "the exact solvers"  # what require_last_prompt names when it refuses another cache model
 AUTO_DP_ONLY_N = 13  # n 2^(n-1) DP states at most: decide with the DP before any warm start
 
 
@@ -115,29 +126,33 @@ TimeLimit = float | Deadline | None
 
 def decide(stream: Stream, ttft: object, *, alpha: object = 0, solver: str = "auto",
            time_limit: TimeLimit = 60.0, workers: int = 1, seed: int = 0, shortcut: bool = True,
-           progress: Progress | None = None) -> ExactResult:
+           progress: Progress | None = None, cache: object = DEFAULT_CACHE) -> ExactResult:
     """Is there an order of ``stream`` with every TTFT ``<= ttft``? See the module docstring.
 
     With ``shortcut`` (default) a warm-start order that already meets ``ttft`` is the answer;
     ``shortcut=False`` makes the chosen engine decide on its own (benchmarks measure engines so).
     ``progress(message)`` is called as each engine starts (all three questions take it).
+    ``cache`` must be ``"last"`` (module docstring; all three questions take it).
     """
+    require_last_prompt(cache, EXACT_SOLVERS)
     job = _Job(stream, Objective.FEASIBLE, ttft, alpha, solver, time_limit, workers, seed, progress)
     return job.finish(*job.run_decide(shortcut))
 
 
 def minimize_max_ttft(stream: Stream, *, alpha: object = 0, solver: str = "auto",
                       time_limit: TimeLimit = 60.0, workers: int = 1, seed: int = 0,
-                      progress: Progress | None = None) -> ExactResult:
+                      progress: Progress | None = None, cache: object = DEFAULT_CACHE) -> ExactResult:
     """The least max TTFT over all orders of ``stream``."""
+    require_last_prompt(cache, EXACT_SOLVERS)
     job = _Job(stream, Objective.MAX_TTFT, None, alpha, solver, time_limit, workers, seed, progress)
     return job.finish(*job.run_max_ttft())
 
 
 def minimize_violations(stream: Stream, ttft: object, *, alpha: object = 0, solver: str = "auto",
                         time_limit: TimeLimit = 60.0, workers: int = 1, seed: int = 0,
-                        progress: Progress | None = None) -> ExactResult:
+                        progress: Progress | None = None, cache: object = DEFAULT_CACHE) -> ExactResult:
     """The fewest queries with TTFT ``> ttft`` over all orders of ``stream``."""
+    require_last_prompt(cache, EXACT_SOLVERS)
     job = _Job(stream, Objective.VIOLATIONS, ttft, alpha, solver, time_limit, workers, seed, progress)
     return job.finish(*job.run_violations())
 
@@ -341,7 +356,8 @@ class _Job:
         settings = {
             "question": self.question.value, "solver": self.solver.value, "engine": engine,
             "time_limit_s": self.time_limit, "workers": self.workers, "seed": self.seed, "alpha": str(self.alpha),
-            "ttft": None if self.ttft is None else str(self.ttft), "skipped": dict(self.skipped),
+            "cache": DEFAULT_CACHE, "ttft": None if self.ttft is None else str(self.ttft),
+            "skipped": dict(self.skipped),
             "versions": package_versions("ortools", "prefix-sched"),
         }
         return ExactResult(status, tuple(order) if order is not None else None, evaluation, objective, bound,

@@ -35,6 +35,7 @@ import numpy as np
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.deadline import Deadline
 from prefix_sched.solvers.status import Status
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.exact import exact_number
 from prefix_sched.theory.prompt import prompt_length
@@ -57,15 +58,17 @@ class MipOutcome:
 
 
 def decide_mip(stream: Stream, ttft: object, *, alpha: object = 0,
-               time_limit: float | Deadline | None = 60.0) -> MipOutcome:
+               time_limit: float | Deadline | None = 60.0, cache: object = DEFAULT_CACHE) -> MipOutcome:
     """Decide TTFT feasibility with HiGHS.
 
     Raises
     ------
     InputError
         A negative or non-numeric ``ttft`` or ``alpha``, a time limit that is not > 0, or scaled
-        values of 2^53 or more (module docstring).
+        values of 2^53 or more (module docstring); a ``cache`` other than ``"last"`` (the model's
+        arc costs are Definition 2's one-prompt cache).
     """
+    require_last_prompt(cache, "the MIP model's arc costs")
     stop = Deadline.of(time_limit)
     started = time.monotonic()
     bound = exact_number(ttft, "TTFT bound T", minimum=0)

@@ -11,7 +11,8 @@ k-LPM with ``k = r - 1`` and ``cycle_start="fcfs"``, any tie-breaking, in two vi
 
 The online view has no proven bound (THEORY.md: the batch bound fails there, n = 10), so it is
 refused rather than checked against a bound that does not hold. The bound is a theorem about
-Definition 2's one-prompt cache, so a run under another cache model is refused too. It leaves out
+Definition 2's one-prompt cache, so an order or a run under another cache model (``cache`` of
+:func:`check_order`, a schedule file's header, a run's evaluation) is refused too. It leaves out
 running the policy (a simulator run is checked with :func:`check_run`; an example is in
 :mod:`prefix_sched.solvers.theorem2_study`).
 
@@ -37,12 +38,15 @@ from typing import Any
 
 from prefix_sched.errors import CheckFailed, InputError
 from prefix_sched.theory import bounds
+from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.exact import exact_number
 from prefix_sched.theory.stream import Stream
 from prefix_sched.theory.theorem2 import batch_ttfts, parse_definition4
 
 PROVEN_VIEWS = ("batch", "fixed")
+THE_BOUND = "Theorem 2's proven k-LPM bounds"
+"""What :func:`~prefix_sched.theory.cache.require_last_prompt` names when it refuses a cache model."""
 
 
 class GuaranteeViolation(CheckFailed):
@@ -65,19 +69,22 @@ class GuaranteeCheck:
         return self.max_ttft <= self.bound
 
 
-def check_order(stream: Stream, order: Sequence[int], view: str = "fixed", start: object | None = None) -> GuaranteeCheck:
+def check_order(stream: Stream, order: Sequence[int], view: str = "fixed", start: object | None = None, *,
+                cache: object = DEFAULT_CACHE) -> GuaranteeCheck:
     """Evaluate ``order`` on the Definition 4 ``stream`` and compare with KLPM_TIGHT.
 
     ``start`` is the batch view's ``s`` (default, and the only value for ``fixed``: the last
     arrival ``(n - 1) Delta``); it may be any exact number ``>= (n - 1) Delta``, fractions included.
+    ``cache`` is the model the order was made under (a schedule file's header); the bound holds
+    for ``"last"`` only, so any other model is refused.
 
     Raises
     ------
     InputError
         If ``view`` has no proven bound, ``stream`` is not a Definition 4 stream, ``order`` is not a
-        permutation of its queries, or ``start`` is not an exact number ``>= (n - 1) Delta`` (for
-        ``fixed``: not equal to it). A broken bound is not an error: see :attr:`GuaranteeCheck.holds`
-        and :func:`assert_guarantee`.
+        permutation of its queries, ``start`` is not an exact number ``>= (n - 1) Delta`` (for
+        ``fixed``: not equal to it), or ``cache`` is not ``"last"``. A broken bound is not an
+        error: see :attr:`GuaranteeCheck.holds` and :func:`assert_guarantee`.
 
     Examples
     --------
@@ -90,7 +97,12 @@ def check_order(stream: Stream, order: Sequence[int], view: str = "fixed", start
     Traceback (most recent call last):
     ...
     prefix_sched.errors.InputError: the batch view needs start s >= (n - 1) Delta = 3/2, got 1
+    >>> check_order(stream, [0, 2, 1, 3], cache="lru:100")
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: Theorem 2's proven k-LPM bounds hold for Definition 2's one-prompt cache (cache 'last') only, not for cache 'lru:100'
     """
+    require_last_prompt(cache, THE_BOUND)
     if view not in PROVEN_VIEWS:
         raise InputError(f"no proven k-LPM bound for view {view!r}; proven views: {', '.join(PROVEN_VIEWS)}")
     model = parse_definition4(stream)

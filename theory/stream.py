@@ -16,6 +16,10 @@ Examples
 >>> s = Stream.from_records([("a", (("u", 5),), 3), ("b", (("u", 5), ("d", 2)), 1)])
 >>> s.n, s.arrival_order, s.index_of("b")
 (2, (1, 0), 1)
+>>> Stream((Query("a", (("u", 5),), 0, output_length=-1),))
+Traceback (most recent call last):
+...
+prefix_sched.errors.StreamError: query 'a': output_length must be a non-negative integer or None, got -1
 >>> Stream.from_records([("a", ((True, 5),), 0)])
 Traceback (most recent call last):
 ...
@@ -38,11 +42,17 @@ QueryId = int | str
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """One query ``q_i = (p_i, t_i)`` with its id; ``arrival`` is in token-times."""
+    """One query ``q_i = (p_i, t_i)`` with its id; ``arrival`` is in token-times.
+
+    ``output_length`` is the number of tokens the query will generate, when known (a Mooncake
+    trace's ``output_length``): not part of Definition 1 and unused by the evaluator; policies that
+    look at it (longest-output-first) read it, ``None`` means unknown.
+    """
 
     qid: QueryId
     prompt: Prompt
     arrival: Exact
+    output_length: int | None = None
 
     @property
     def length(self) -> int:
@@ -147,6 +157,9 @@ def _check_query(query: Query) -> None:
                           f"got {brief(query.prompt)}")
     if not query.prompt:
         raise StreamError(f"{name}: the prompt is empty")
+    output = query.output_length
+    if output is not None and (type(output) is not int or output < 0):
+        raise StreamError(f"{name}: output_length must be a non-negative integer or None, got {brief(output)}")
     for index, segment in enumerate(query.prompt):
         if type(segment) is not tuple or len(segment) != 2:
             raise StreamError(f"{name} segment {index} must be a pair (id, length), got {brief(segment)}")

@@ -5,17 +5,20 @@ Stream file (``prefix-sched.stream``, version 1)::
 
     {"format": "prefix-sched.stream", "version": 1, "meta": {...}}
     {"id": "q0", "arrival": 0, "segments": [["u3", 1000], ["d17", 100]]}
-    {"id": "q1", "arrival": "5/2", "tokens": [101, 7, 7]}
+    {"id": "q1", "arrival": "5/2", "tokens": [101, 7, 7], "output_length": 40}
 
 A query gives its prompt as ``segments`` (pairs ``[id, length]``) or ``tokens`` (one segment per
-token). Ids, segment ids and tokens are strings or integers (never ``true``, ``1.0`` or ``null``:
-see :mod:`~prefix_sched.theory.prompt`). Numbers are exact: an int, a ratio string ``"p/q"``, or a
-decimal, read exactly as written.
+token), and optionally ``output_length``, the tokens it will generate (a non-negative integer;
+absent means unknown; the evaluator does not use it). Ids, segment ids and tokens are strings or
+integers (never ``true``, ``1.0`` or ``null``: see :mod:`~prefix_sched.theory.prompt`). Numbers
+are exact: an int, a ratio string ``"p/q"``, or a decimal, read exactly as written.
 
-Schedule file (``prefix-sched.schedule``, version 1): a header with the policy or solver and its
-settings, then one line per position of the order::
+Schedule file (``prefix-sched.schedule``, version 1): a header with the policy or solver, its
+settings and the cache model the times were computed under (``cache``: a spec for
+:func:`~prefix_sched.theory.cache.parse_cache`; a file without it is ``last``, Definition 2), then
+one line per position of the order::
 
-    {"format": "prefix-sched.schedule", "version": 1, "alpha": 0, "batch_size": 1, ...}
+    {"format": "prefix-sched.schedule", "version": 1, "alpha": 0, "batch_size": 1, "cache": "last", ...}
     {"position": 0, "id": "q0", "arrival": 0, "start": 0, "completion": 10, "ttft": 10, "reused_tokens": 0}
 
 The order is by ``position`` (the line order does not matter): the positions are ``0 .. n-1``,
@@ -23,9 +26,9 @@ each once, and every query of the stream is listed once. Times in the file are c
 numbers and otherwise ignored: the evaluator recomputes them.
 
 Mooncake traces (``timestamp`` in ms, ``input_length``, ``hash_ids`` of 512-token blocks) are read
-by :func:`read_mooncake`; times are converted to token-times with ``tokens_per_ms``. Other fields
-of a trace line (``output_length``) are ignored; in the toolkit's own files an unknown field is an
-error.
+by :func:`read_mooncake`; times are converted to token-times with ``tokens_per_ms``; a line's
+``output_length``, when present, must be a non-negative integer and is kept on the query. Other
+fields of a trace line are ignored; in the toolkit's own files an unknown field is an error.
 
 Reading (:func:`read_json_lines`, :func:`read_json_document`): a file that cannot be opened, a
 line that is not UTF-8, a NUL byte (a binary file), invalid JSON, ``NaN`` or ``Infinity`` (which
@@ -65,6 +68,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
@@ -73,6 +77,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from prefix_sched.errors import FormatError, InputError
+from prefix_sched.theory.cache import DEFAULT_CACHE, parse_cache
 from prefix_sched.theory.evaluator import Evaluation
 from prefix_sched.theory.exact import Exact, brief, exact_number, to_json
 from prefix_sched.theory.outputs import write_text
@@ -90,8 +95,8 @@ MAX_DEPTH = 32
 """The deepest nesting allowed in free-form fields (``meta``, ``settings``)."""
 
 _STREAM_HEADER = ("format", "version", "meta")
-_SCHEDULE_HEADER = ("format", "version", "alpha", "batch_size", "settings", "stream")
-_QUERY_FIELDS = ("id", "arrival", "segments", "tokens")
+_SCHEDULE_HEADER = ("format", "version", "alpha", "batch_size", "cache", "settings", "stream")
+_QUERY_FIELDS = ("id", "arrival", "segments", "tokens", "output_length")
 _SCHEDULE_FIELDS = ("position", "id", "arrival", "start", "completion", "ttft", "reused_tokens")
 _BOM = b"\xef\xbb\xbf"
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
@@ -390,7 +395,17 @@ def _query(record: Mapping[str, Any]) -> Query:
     prompt = make_prompt(value, where=where) if kind == "segments" else prompt_from_tokens(value, where=where)
     if not prompt:
         raise FormatError(f"query {brief(qid)}: the prompt is empty")
-    return Query(qid, prompt, arrival)
+    return Query(qid, prompt, arrival, _output_length(record))
+
+
+def _output_length(record: Mapping[str, Any]) -> int | None:
+    """The optional ``output_length`` field: a non-negative integer, or None when absent."""
+    if "output_length" not in record:
+        return None
+    value = record["output_length"]
+    if type(value) is not int or value < 0:
+        raise FormatError(f"output_length must be a non-negative integer, got {brief(value)}")
+    return value
 
 
 def _check_lengths(prompt: Prompt, number: int, seen: dict[int | str, tuple[int, int]]) -> None:
@@ -418,10 +433,11 @@ def write_stream(stream: Stream, path: Path | str | TextIO, *, option: str = "--
     lines = [_dumps({"format": STREAM_FORMAT, "version": VERSION, "meta": dict(stream.meta)}, option,
                     "the stream's meta", sort_keys=True)]
     for query in stream.queries:
-        lines.append(json.dumps({
-            "id": query.qid, "arrival": to_json(query.arrival),
-            "segments": [[sid, length] for sid, length in query.prompt],
-        }))
+        record = {"id": query.qid, "arrival": to_json(query.arrival),
+                  "segments": [[sid, length] for sid, length in query.prompt]}
+        if query.output_length is not None:
+            record["output_length"] = query.output_length
+        lines.append(json.dumps(record))
     _write(path, lines, option)
 
 
@@ -461,12 +477,14 @@ def write_schedule(
 ) -> None:
     """Write the evaluated order, one line per position, after a header with ``settings``.
 
-    ``path`` and ``option`` as in :func:`write_stream`; a value in ``settings`` JSON cannot carry
-    is an InputError.
+    The header records the cache model of ``evaluation`` (``"cache"``), and every line its
+    ``reused_tokens`` under that model. ``path`` and ``option`` as in :func:`write_stream`; a
+    value in ``settings`` JSON cannot carry is an InputError.
     """
     header = {
         "format": SCHEDULE_FORMAT, "version": VERSION, "alpha": to_json(evaluation.alpha),
-        "batch_size": evaluation.batch_size, "settings": dict(settings or {}), "stream": dict(stream.meta),
+        "batch_size": evaluation.batch_size, "cache": evaluation.cache, "settings": dict(settings or {}),
+        "stream": dict(stream.meta),
     }
     lines = [_dumps(header, option, "the schedule's settings", sort_keys=True)]
     for position, index in enumerate(evaluation.order):
@@ -479,24 +497,54 @@ def write_schedule(
     _write(path, lines, option)
 
 
-def read_schedule_order(path: Path | str, stream: Stream) -> list[int]:
-    """Read a schedule file's order as indices into ``stream``, by ``position``.
+@dataclass(frozen=True)
+class ScheduleFile:
+    """What a schedule file says: the order (indices into the stream) and the cache model.
 
-    Only the order is taken from the file; times in it must be numbers but are recomputed by the
-    evaluator.
+    Attributes
+    ----------
+    order : list of int
+        Query indices by ``position``.
+    cache : str
+        The header's cache spec, checked by :func:`~prefix_sched.theory.cache.parse_cache`
+        (``"last"`` when the header has none).
+    cache_recorded : bool
+        Whether the header names the cache model (files written before it did are ``last``).
+    """
+
+    order: list[int]
+    cache: str
+    cache_recorded: bool
+
+
+def read_schedule(path: Path | str, stream: Stream) -> ScheduleFile:
+    """Read a schedule file: its order as indices into ``stream``, by ``position``, and its cache model.
+
+    Only the order and the cache model are taken from the file; times in it must be numbers but
+    are recomputed by the evaluator.
 
     Raises
     ------
     FormatError
-        For every defect of the file; a position that is not an integer in ``0 .. n-1`` or is given
-        twice; an id that is not in ``stream`` or is given twice; a query of ``stream`` that is
-        not listed.
+        For every defect of the file; a header ``cache`` that is not a cache spec; a position that
+        is not an integer in ``0 .. n-1`` or is given twice; an id that is not in ``stream`` or is
+        given twice; a query of ``stream`` that is not listed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from prefix_sched.theory.evaluator import evaluate
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.jsonl"
+    >>> stream = Stream.from_records([("a", (("u", 5),), 0), ("b", (("u", 5), ("d", 2)), 0)])
+    >>> write_schedule(stream, evaluate(stream, [1, 0], cache="lru:10"), path)
+    >>> read_schedule(path, stream)
+    ScheduleFile(order=[1, 0], cache='lru:10', cache_recorded=True)
     """
     name = _name(path)
     lines = read_json_lines(path)
     first, header = _header(lines, name, SCHEDULE_FORMAT, _SCHEDULE_HEADER)
     with _located(name, first):
-        _schedule_header(header)
+        cache = _schedule_header(header)
     n = stream.n
     at: dict[int, tuple[int, int]] = {}  # position -> (query index, line)
     line_of: dict[int, int] = {}  # query index -> line
@@ -514,10 +562,21 @@ def read_schedule_order(path: Path | str, stream: Stream) -> list[int]:
         missing = [stream.queries[i].qid for i in range(n) if i not in line_of]
         raise FormatError(f"{name}: the schedule lists {len(at)} of the stream's {n} queries; "
                           f"not listed: query ids {brief(missing)}")
-    return [at[position][0] for position in range(n)]
+    return ScheduleFile([at[position][0] for position in range(n)], cache, "cache" in header)
 
 
-def _schedule_header(header: Mapping[str, Any]) -> None:
+def read_schedule_order(path: Path | str, stream: Stream) -> list[int]:
+    """The order of :func:`read_schedule` (indices into ``stream`` by position), the cache model dropped."""
+    return read_schedule(path, stream).order
+
+
+def _schedule_header(header: Mapping[str, Any]) -> str:
+    """Check the header's fields; return its cache spec (``"last"`` when absent)."""
+    cache = header.get("cache", DEFAULT_CACHE)
+    try:
+        spec = parse_cache(cache).spec
+    except InputError as err:
+        raise FormatError(f"header field 'cache': {err}") from None
     if "alpha" in header:
         exact_number(header["alpha"], "alpha", minimum=0)
     if "batch_size" in header:
@@ -526,6 +585,7 @@ def _schedule_header(header: Mapping[str, Any]) -> None:
             raise FormatError(f"batch_size must be an integer >= 1, got {brief(size)}")
     _object(header, "settings")
     _object(header, "stream")
+    return spec
 
 
 def _schedule_line(record: Mapping[str, Any], stream: Stream) -> tuple[int, int]:
@@ -560,7 +620,7 @@ def read_mooncake(path: Path | str, tokens_per_ms: object, limit: int | None = N
     FormatError
         If the file cannot be read (module docstring), a line lacks a field, a hash id is not a
         string or an integer, ``len(hash_ids) != ceil(input_length / 512)``, or one hash id stands
-        for blocks of two lengths.
+        for blocks of two lengths, or an ``output_length`` given is not a non-negative integer.
     InputError
         If ``tokens_per_ms`` is not a number > 0 or ``limit`` not a positive integer.
     """
@@ -601,4 +661,4 @@ def _mooncake_query(record: Mapping[str, Any], number: int, rate: Exact) -> Quer
                           f"got {brief(hashes)}")
     last = length - MOONCAKE_BLOCK * (blocks - 1)
     segments = [(h, MOONCAKE_BLOCK) for h in hashes[:-1]] + [(hashes[-1], last)]
-    return Query(f"m{number}", make_prompt(segments, where="hash_ids"), timestamp * rate)
+    return Query(f"m{number}", make_prompt(segments, where="hash_ids"), timestamp * rate, _output_length(record))

@@ -5,7 +5,8 @@ certificate that no schedule meets T for all queries, or a schedule, checked by 
 whose (1 - eps) percentile TTFT (nearest rank) is at most T, with the dropped queries served last.
 
 Exit status: 0 a schedule (every TTFT <= T, or the percentile met), 1 certified infeasible,
-3 unknown (state cap or time limit: no claim), 2 bad input.
+3 unknown (state cap or time limit: no claim), 2 bad input. Theorem 4 is about Definition 2's
+one-prompt cache: ``--cache`` other than ``last`` is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from fractions import Fraction
 import networkx as nx
 
 from prefix_sched.commands.common import (
-    add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, not_applicable, number,
-    progress_bar, stdout,
+    add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, named, not_applicable,
+    number, progress_bar, stdout,
 )
-from prefix_sched.solvers.appendix_a import DEFAULT_MAX_STATES, approx
+from prefix_sched.solvers.appendix_a import APPENDIX_A, DEFAULT_MAX_STATES, approx
+from prefix_sched.theory.cache import require_last_prompt
 from prefix_sched.theory.outputs import atomic_path, check_output_path
 from prefix_sched.theory.streamio import write_schedule
 
@@ -47,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"DP states per block >= 1 before UNKNOWN (default {DEFAULT_MAX_STATES})")
     parser.add_argument("--time-limit", type=limit_seconds, default=None,
                         help="seconds > 0 (default none); a time-out is UNKNOWN")
+    parser.add_argument("--cache", default="last", metavar="last",
+                        help="cache model: only last (Definition 2), the model Appendix A and Theorem 4 are about; "
+                             "lru:TOKENS and unbounded are refused (exit 2)")
     parser.add_argument("--out", default=None, help="write the schedule (JSONL) when one is found")
     parser.add_argument("--dag", default=None, help="write the block DAG (GraphML; vertices and edges only)")
     parser.set_defaults(run=run)
@@ -54,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_stream_arguments(args)
+    cache = named("--cache", require_last_prompt, args.cache, APPENDIX_A).spec
     if args.eps is not None and args.exact and args.block_size is not None:
         raise not_applicable("--eps", "--exact keeps every deadline and --block-size fixes the blocks: eps is unused")
     out = None if args.out is None else check_output_path(args.out, "--out")
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(1, "approx blocks", sys.stderr.isatty()) as done:
         result = approx(stream, args.ttft, eps, exact=args.exact, max_length=args.max_length,
                         block_size=args.block_size, max_states=args.max_states, time_limit=args.time_limit,
-                        progress=None if done is None else (lambda count, total: done(count, total)))
+                        progress=None if done is None else (lambda count, total: done(count, total)), cache=cache)
     ids = [str(stream.queries[i].qid) for i in result.dropped]
     if out is not None and result.evaluation is not None:
         write_schedule(stream, result.evaluation, out, {**_plain(result.settings), "status": result.status,

@@ -3,6 +3,8 @@
 For a Definition 4 stream (parameters read off its prompts and arrivals), the schedule's max TTFT
 is recomputed by the evaluator and compared with Theorem 2's corrected k-LPM bound (THEORY.md).
 Exit status 1 when the bound is broken, so a CI job fails on a schedule that breaks the guarantee.
+The bound is a theorem about Definition 2's one-prompt cache: a schedule file whose header records
+another cache model (``lru:TOKENS``, ``unbounded``) is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from prefix_sched.commands.common import (
     add_stream_arguments, check_stream_arguments, fmt, load_stream, not_applicable, number, stdout,
 )
 from prefix_sched.theory.guarantee import PROVEN_VIEWS, check_order
-from prefix_sched.theory.streamio import read_schedule_order
+from prefix_sched.errors import InputError
+from prefix_sched.theory.streamio import read_schedule
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +36,14 @@ def run(args: argparse.Namespace) -> int:
     if args.start is not None and args.view != "batch":
         raise not_applicable("--start", "only applies with --view batch")
     stream = load_stream(args)
-    check = check_order(stream, read_schedule_order(args.schedule, stream), args.view, args.start)
+    schedule = read_schedule(args.schedule, stream)
+    try:
+        check = check_order(stream, schedule.order, args.view, args.start, cache=schedule.cache)
+    except InputError as err:
+        if schedule.cache == "last":
+            raise
+        raise InputError(f"{args.schedule}: the schedule was made under cache {schedule.cache!r} (its header); "
+                         f"{err}") from None
     verdict = "holds" if check.holds else "BROKEN"
     stdout.print(f"max TTFT {fmt(check.max_ttft)} (query {check.worst_query!r}) vs proven k-LPM bound "
                  f"{fmt(check.bound)} ({check.view} view): {verdict}")

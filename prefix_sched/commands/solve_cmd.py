@@ -1,7 +1,8 @@
 """``prefix-sched solve STREAM``: exact feasibility, least max TTFT or fewest violations, with proof.
 
 Exit status: 0 a schedule meeting the question was found (FEASIBLE/OPTIMAL), 1 proven infeasible,
-3 unknown (time-out or state cap: no claim either way), 2 bad input.
+3 unknown (time-out or state cap: no claim either way), 2 bad input. The solvers are theorems
+about Definition 2's one-prompt cache: ``--cache`` other than ``last`` is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import json
 import time
 
 from prefix_sched.commands.common import (
-    INT32_MAX, add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream,
+    INT32_MAX, add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, named,
     not_applicable, number, stderr, stdout,
 )
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.exact import decide, minimize_max_ttft, minimize_violations
+from prefix_sched.solvers.exact import EXACT_SOLVERS, decide, minimize_max_ttft, minimize_violations
 from prefix_sched.solvers.status import MINIMIZE, SOLVERS, Solver
+from prefix_sched.theory.cache import require_last_prompt
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.streamio import write_schedule
 
@@ -45,12 +47,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"CP-SAT random seed >= 0 (default {DEFAULT_SEED}); with --solver auto or cpsat")
     parser.add_argument("--alpha", type=number(minimum=0), default=0,
                         help="attention cost alpha >= 0 (exact, default 0)")
+    parser.add_argument("--cache", default="last", metavar="last",
+                        help="cache model: only last (Definition 2), the model the exact solvers are about; "
+                             "lru:TOKENS and unbounded are refused (exit 2)")
     parser.add_argument("--out", default=None, help="write the schedule (JSONL) when one is found")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     check_stream_arguments(args)
+    cache = named("--cache", require_last_prompt, args.cache, EXACT_SOLVERS).spec
     if args.minimize != "max-ttft" and args.ttft is None:
         raise InputError("--ttft: T is needed to decide feasibility or count violations")
     if args.minimize == "max-ttft" and args.ttft is not None:
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     stream = load_stream(args)
     common = dict(alpha=args.alpha, solver=args.solver, time_limit=args.time_limit,
                   workers=DEFAULT_WORKERS if args.workers is None else args.workers,
-                  seed=DEFAULT_SEED if args.seed is None else args.seed)
+                  seed=DEFAULT_SEED if args.seed is None else args.seed, cache=cache)
     with _phase_display(stderr.is_terminal) as progress:
         if args.minimize == "max-ttft":
             result = minimize_max_ttft(stream, progress=progress, **common)
