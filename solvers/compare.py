@@ -5,7 +5,9 @@ arrivals, ``rho = sum |p_i| / (t_max - t_min)`` (alpha = 0; a server that reuses
 saturated at ``rho = 1``). :func:`rescale_to_load` stretches or compresses the arrival times
 (exactly, keeping their order and relative gaps) so that the stream has a chosen load;
 :func:`compare_policies` then serves every rescaled stream with every policy, online, and reports
-TTFT percentiles and reuse, each from the Definition 2 evaluator. It leaves out choosing the time
+TTFT percentiles, reuse, the most decisions any query waited and Jain's index of per-query
+slowdown (:mod:`~prefix_sched.solvers.simulate`), each from the Definition 2 evaluator, under each
+cache model asked for (``caches``, default ``("last",)``). It leaves out choosing the time
 unit: for a Mooncake trace the loads already absorb ``--tokens-per-ms``.
 
 Examples
@@ -23,21 +25,23 @@ Fraction(3, 2)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 from prefix_sched.errors import InputError, OutputError
 from prefix_sched.solvers.policies import PolicySpec
 from prefix_sched.solvers.simulate import simulate
+from prefix_sched.theory.cache import DEFAULT_CACHE, parse_cache
 from prefix_sched.theory.exact import Exact, exact_number
 from prefix_sched.theory.outputs import atomic_path
-from prefix_sched.theory.stream import Query, Stream
+from prefix_sched.theory.stream import Stream
 
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    """One policy at one load: TTFT statistics (token-times, exact) and the share of tokens reused."""
+    """One policy at one load under one cache: TTFT statistics (token-times, exact), the share of
+    tokens reused, the most decisions a query waited and Jain's index of slowdown."""
 
     load: Fraction
     policy: str
@@ -46,6 +50,9 @@ class ComparisonRow:
     max_ttft: Exact
     mean: Exact
     reused_share: Fraction
+    cache: str = "last"
+    max_waited: int = 0
+    jain_slowdown: float = float("nan")
 
 
 def offered_load(stream: Stream) -> Fraction:
@@ -71,7 +78,7 @@ def rescale_to_load(stream: Stream, load: object) -> Stream:
         raise InputError(f"load must be > 0, got {load!r}")
     factor = offered_load(stream) / target
     first = min(q.arrival for q in stream.queries)
-    queries = tuple(Query(q.qid, q.prompt, exact_number(first + (q.arrival - first) * factor, "arrival"))
+    queries = tuple(replace(q, arrival=exact_number(first + (q.arrival - first) * factor, "arrival"))
                     for q in stream.queries)
     return Stream(queries, {**stream.meta, "rescaled_to_load": str(target)})
 
@@ -84,20 +91,28 @@ def compare_policies(
     alpha: object = 0,
     view: str = "online",
     seed: int = 0,
+    caches: Sequence[object] = (DEFAULT_CACHE,),
 ) -> tuple[ComparisonRow, ...]:
-    """Serve ``stream`` rescaled to each load with each policy; one row per (load, policy)."""
-    if not policies or not loads:
-        raise InputError("compare needs at least one policy and one load")
+    """Serve ``stream`` rescaled to each load with each policy under each cache; one row per
+    (cache, load, policy), in that nesting."""
+    if not policies or not loads or not caches:
+        raise InputError("compare needs at least one policy, one load and one cache model")
+    models = [parse_cache(cache) for cache in caches]
+    for model in models:
+        model.check_stream(stream)
     rows = []
     total = stream.total_tokens()
-    for load in loads:
-        rescaled = rescale_to_load(stream, load)
-        for policy in policies:
-            ev = simulate(rescaled, policy, alpha=alpha, view=view, seed=seed).evaluation
-            rows.append(ComparisonRow(
-                Fraction(exact_number(load, "load")), policy.label, ev.percentile(50), ev.percentile(99),
-                ev.max_ttft, ev.mean_ttft, Fraction(ev.total_reused, total),
-            ))
+    for model in models:
+        for load in loads:
+            rescaled = rescale_to_load(stream, load)
+            for policy in policies:
+                run = simulate(rescaled, policy, alpha=alpha, view=view, seed=seed, cache=model)
+                ev = run.evaluation
+                rows.append(ComparisonRow(
+                    Fraction(exact_number(load, "load")), policy.label, ev.percentile(50), ev.percentile(99),
+                    ev.max_ttft, ev.mean_ttft, Fraction(ev.total_reused, total), model.spec,
+                    run.max_waited, run.jain_slowdown,
+                ))
     return tuple(rows)
 
 
@@ -123,7 +138,7 @@ def plot_format(path: Path | str, option: str = "--plot") -> str:
 
 
 def plot_comparison(rows: Sequence[ComparisonRow], path: Path | str, option: str = "--plot") -> None:
-    """Save P99 TTFT against offered load, one line per policy (log scale), to ``path``.
+    """Save P99 TTFT against offered load, one line per policy (and cache, if several), log scale.
 
     The format follows the extension (:func:`plot_format`); the file is written atomically
     (:func:`~prefix_sched.theory.outputs.atomic_path`), so a failed or killed write leaves the old
@@ -132,9 +147,11 @@ def plot_comparison(rows: Sequence[ComparisonRow], path: Path | str, option: str
     file_format = plot_format(path, option)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for policy in dict.fromkeys(row.policy for row in rows):
-        mine = sorted((row for row in rows if row.policy == policy), key=lambda row: row.load)
-        ax.plot([float(r.load) for r in mine], [float(r.p99) for r in mine], marker="o", label=policy)
+    several = len({row.cache for row in rows}) > 1
+    for key in dict.fromkeys((row.cache, row.policy) for row in rows):
+        mine = sorted((row for row in rows if (row.cache, row.policy) == key), key=lambda row: row.load)
+        label = f"{key[1]} [{key[0]}]" if several else key[1]
+        ax.plot([float(r.load) for r in mine], [float(r.p99) for r in mine], marker="o", label=label)
     ax.set_xlabel("offered load without reuse (sum of prompt tokens / arrival span)")
     ax.set_ylabel("P99 TTFT (token-times)")
     ax.set_yscale("log")

@@ -13,6 +13,14 @@ simulator's own clock (which it needs to know who has arrived) is checked agains
 size ``B > 1`` the order is formed with batch-size-one dynamics and then cut into bins of ``B``
 (Section 2.1).
 
+Every run also reports fairness and starvation (:class:`PolicyRun`): ``max_waited``, the most
+decisions any query waited (the decisions made from the one at which it entered the queue to the
+one that served it, not counting that one; online a query enters at the first decision made at or
+after its arrival, in the fixed view at decision 0), and ``jain_slowdown``, Jain's index
+``(sum x)^2 / (n sum x^2)`` of the per-query slowdowns ``x_q = TTFT_q / (|p_q| + alpha |p_q|^2)``
+(TTFT over the query's own Definition 2 cost with an empty cache; 1 is perfectly even). Jain's
+index is a float (its exact value would sum thousands of unlike fractions); ``max_waited`` is exact.
+
 The cache model (``cache``: ``"last"``, the default, ``"lru:TOKENS"`` or ``"unbounded"``; see
 :mod:`~prefix_sched.theory.cache`) is one state that the server serves each query into; LPM steps
 match against it (under a radix cache, the longest cached prefix anywhere in the tree) and the
@@ -32,15 +40,18 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.policies import PolicySpec
-from prefix_sched.solvers.waiting import QUEUES, make_queue
+from prefix_sched.solvers.policies import PolicyName, PolicySpec
+from prefix_sched.solvers.priority import make_policy_queue
+from prefix_sched.solvers.waiting import QUEUES
 from prefix_sched.theory.cache import DEFAULT_CACHE, CacheModel, parse_cache, paused_cyclic_gc
 from prefix_sched.theory.evaluator import Evaluation, evaluate, integer_timebase
 from prefix_sched.theory.exact import exact_int, exact_number, to_json
@@ -58,6 +69,14 @@ class PolicyRun:
     order: tuple[int, ...]
     evaluation: Evaluation
     seed: int | None
+    waited: tuple[int, ...] = ()
+    jain_slowdown: float = math.nan
+    fallbacks: int | None = None
+
+    @property
+    def max_waited(self) -> int:
+        """The most decisions any query waited (starvation); ``waited`` is per position of ``order``."""
+        return max(self.waited)
 
     def settings(self) -> dict[str, Any]:
         """Everything needed to reproduce the run, for result files."""
@@ -66,6 +85,13 @@ class PolicyRun:
             "alpha": to_json(self.evaluation.alpha), "batch_size": self.evaluation.batch_size,
             "cache": self.evaluation.cache,
         }
+
+    def fairness(self) -> dict[str, Any]:
+        """The starvation and fairness figures, for result files and tables."""
+        out: dict[str, Any] = {"max_waited": self.max_waited, "jain_slowdown": self.jain_slowdown}
+        if self.fallbacks is not None:
+            out["fcfs_fallbacks"] = self.fallbacks
+        return out
 
 
 def simulate(
@@ -96,7 +122,7 @@ def simulate(
     cache : str or CacheModel, default "last"
         The cache model, e.g. ``"last"``, ``"lru:100000"``, ``"unbounded"``.
     seed : int, optional
-        Needed when ``policy.tie_break == "random"``.
+        Needed when the policy draws at random (``random``, or ``tie_break == "random"``).
     progress : callable, optional
         Called with the number of queries served, every 10,000 decisions and at the end.
     """
@@ -107,45 +133,75 @@ def simulate(
     alpha = exact_number(alpha, "alpha", minimum=0)
     cache = parse_cache(cache)
     cache.check_stream(stream)
-    if policy.tie_break == "random":
+    if policy.randomized:
         if seed is None:
-            raise InputError("random tie-breaking needs a seed")
+            raise InputError(f"{policy.label}: a random choice needs a seed")
         seed = exact_int(seed, "seed", minimum=0)
-    rng = np.random.default_rng(seed) if policy.tie_break == "random" else None
+    if policy.name is PolicyName.LOF:
+        missing = next((q for q in stream.queries if q.output_length is None), None)
+        if missing is not None:
+            raise InputError(f"policy 'lof' needs output lengths, but query {missing.qid!r} has none "
+                             "(give each query an output_length)")
+    rng = np.random.default_rng(seed) if policy.randomized else None
     with paused_cyclic_gc():
-        order, clock = _serve(stream, policy, alpha, view, queue, cache, rng, progress)
+        order, clock, waited, fallbacks = _serve(stream, policy, alpha, view, queue, cache, rng, progress)
         evaluation = evaluate(stream, order, alpha=alpha, batch_size=batch_size, cache=cache)
     if batch_size == 1 and evaluation.completion[-1] != clock:
         raise AssertionError(f"simulator clock {clock} disagrees with the evaluator {evaluation.completion[-1]}")
-    return PolicyRun(policy, view, tuple(order), evaluation, seed)
+    jain = jain_index(slowdowns(stream, evaluation))
+    return PolicyRun(policy, view, tuple(order), evaluation, seed, waited, jain, fallbacks)
 
 
-def _serve(stream, policy, alpha, view, queue, cache, rng, progress) -> tuple[list[int], object]:
+def slowdowns(stream: Stream, evaluation: Evaluation) -> list[float]:
+    """Per position of the order, ``TTFT / (|p| + alpha |p|^2)``: the TTFT over the query's own
+    Definition 2 cost with an empty cache (each ratio exact, then rounded to a float)."""
+    alpha = evaluation.alpha
+    lengths = stream.lengths
+    return [float(Fraction(ttft) / (lengths[index] + alpha * lengths[index] * lengths[index]))
+            for index, ttft in zip(evaluation.order, evaluation.ttft)]
+
+
+def jain_index(values) -> float:
+    """Jain's fairness index ``(sum x)^2 / (n sum x^2)`` (1 when all are equal; 1 for all zero).
+
+    >>> jain_index([1, 1, 1]), jain_index([1, 0, 0, 0])
+    (1.0, 0.25)
+    """
+    floats = [float(x) for x in values]
+    square = math.fsum(x * x for x in floats)
+    if square == 0:
+        return 1.0
+    return math.fsum(floats) ** 2 / (len(floats) * square)
+
+
+def _serve(stream, policy, alpha, view, queue, cache, rng, progress):
     scale, alpha_scaled, scaled = integer_timebase(stream, alpha)
     ranked = stream.arrival_order
     prompts = [stream.queries[i].prompt for i in ranked]
     lengths = [stream.lengths[i] for i in ranked]
     arrivals = [scaled[i] for i in ranked]
+    outputs = [stream.queries[i].output_length for i in ranked] if policy.name is PolicyName.LOF else None
     state = cache.new_state()
-    waiting = make_queue(queue, prompts, state, random_ties=rng is not None)
+    waiting = make_policy_queue(policy, queue, prompts, arrivals, outputs, state, scale, alpha_scaled)
     n = len(ranked)
     admitted = 0
-    add, pop_oldest, pop_lpm, serve, is_fcfs_step = (
-        waiting.add, waiting.pop_oldest, waiting.pop_lpm, state.serve, policy.is_fcfs_step
-    )
+    add, pop, serve = waiting.add, waiting.pop, state.serve
+    entered = [0] * n
     if view == "fixed":
         for rank in range(n):
-            add(rank)
+            add(rank, 0, 0)
         admitted = n
-    order, clock = [], 0
+    order, clock, served_at = [], 0, [0] * n
     for step in range(n):
         if view == "online":
             if not len(waiting) and arrivals[admitted] > clock:
                 clock = arrivals[admitted]
             while admitted < n and arrivals[admitted] <= clock:
-                add(admitted)
+                entered[admitted] = step
+                add(admitted, step, clock)
                 admitted += 1
-        rank = pop_oldest() if is_fcfs_step(step) else pop_lpm(rng)
+        rank = pop(step, clock, rng)
+        served_at[rank] = step
         length = lengths[rank]
         shared = serve(prompts[rank])
         start = clock if clock > arrivals[rank] else arrivals[rank]
@@ -155,4 +211,7 @@ def _serve(stream, policy, alpha, view, queue, cache, rng, progress) -> tuple[li
             progress(step + 1)
     if progress is not None:
         progress(n)
-    return order, exact_number(clock, "clock") if scale == 1 else exact_number(f"{clock}/{scale}", "clock")
+    rank_of = {index: rank for rank, index in enumerate(ranked)}
+    waited = tuple(served_at[rank_of[index]] - entered[rank_of[index]] for index in order)
+    final = exact_number(clock, "clock") if scale == 1 else exact_number(f"{clock}/{scale}", "clock")
+    return order, final, waited, getattr(waiting, "fallbacks", None) if policy.name is PolicyName.SGLANG_LPM else None

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from prefix_sched import cli
 from prefix_sched.commands import (
-    approx_cmd, common, compare_cmd, generate_cmd, simulate_cmd, solve_cmd, validate_cmd, verify_reduction,
+    approx_cmd, common, compare_cmd, evaluate_cmd, generate_cmd, simulate_cmd, solve_cmd, validate_cmd,
+    verify_reduction,
 )
 from prefix_sched.errors import CheckFailed, InputError, PrefixSchedError
 from prefix_sched.gpu_validation.fit import DegenerateFitError
@@ -46,7 +47,7 @@ POISSON = ["generate", "poisson", "--groups", "2", "--group-size", "2", "--prefi
            "--rate", "1/10"]
 # Where a command needs its files: placeholders filled in by the ``files`` fixture.
 BASE = {
-    "def4": DEF4, "poisson": POISSON,
+    "def4": DEF4, "poisson": POISSON, "shared-prefix": ["generate", "shared-prefix"],
     "simulate": ["simulate", "{stream}"], "compare": ["compare", "{stream}"],
     "evaluate": ["evaluate", "{stream}", "{schedule}"], "guarantee": ["guarantee", "{stream}", "{schedule}"],
     "solve": ["solve", "{stream}", "--ttft", "100"], "approx": ["approx", "{stream}", "--ttft", "100"],
@@ -90,6 +91,18 @@ def _bad_values():
     cases += [("simulate", "--view", "batch", "batch"), ("guarantee", "--view", "online", "online"),
               ("guarantee", "--start", "-1", "-1"), ("guarantee", "--start", "nan", "nan")]
     cases += [("compare", "--load", value, value) for value in ("0", "-1", "nan")]
+    cases += [(command, "--cache", value, value) for command in POLICY_COMMANDS
+              for value in ("lru:0", "lru", "LRU:5", "fifo:5")]
+    cases += [(command, "--policy", value, value) for command in POLICY_COMMANDS
+              for value in ("lpm-aging", "lpm-aging:x", "k-lpm:-1", "hrrn:3", "sglang-lpm:1.5")]
+    cases += [("shared-prefix", option, value, value) for option in ("--groups", "--prompts-per-group",
+                                                                     "--system-prompt-len", "--question-len")
+              for value in ("0", "-1", "1.5")]
+    cases += [("shared-prefix", "--output-len", "-1", "-1"), ("shared-prefix", "--rate", "0", "0"),
+              ("shared-prefix", "--seed", "-1", "-1")]
+    cases += [("evaluate", "--cache", value, value) for value in ("lru:0", "lru", "LRU:5", "lru:05", "fifo:5")]
+    cases += [(command, "--cache", value, value) for command in ("solve", "approx")
+              for value in ("lru:1000", "unbounded", "lru:0", "Last")]
     cases += [("solve", "--ttft", "-1", "-1"), ("solve", "--minimize", "makespan", "makespan"),
               ("solve", "--solver", "gurobi", "gurobi"), ("solve", "--workers", "0", "0"),
               ("solve", "--workers", "2147483648", "2147483648"), ("solve", "--seed", "-1", "-1"),
@@ -136,6 +149,11 @@ NOT_APPLICABLE = [
     ("simulate", ["--policy", "lpm", "--policy", "lpm"], "--policy"),
     ("simulate", ["--policy", "k-lpm", "--k", "2", "--k", "2"], "--k"),
     ("compare", ["--load", "1", "--load", "1.0"], "--load"),
+    ("compare", ["--cache", "last", "--cache", "last"], "--cache"),
+    ("simulate", ["--policy", "k-lpm:2", "--k", "3"], "--k"),
+    ("simulate", ["--policy", "hrrn", "--tie-break", "random"], "--tie-break"),
+    ("simulate", ["--policy", "spf", "--cycle-start", "fcfs"], "--cycle-start"),
+    ("simulate", ["--policy", "hrrn", "--seed", "1"], "--seed"),
     ("simulate", ["--out", "{tmp}/x.jsonl"], "--out"),
     ("guarantee", ["--start", "5"], "--start"),
     ("solve-nottft", [], "--ttft"),
@@ -226,7 +244,7 @@ def test_the_tables_cover_every_option_of_every_command():
     for base, _extra, option in NOT_APPLICABLE:
         name = (NA_BASE.get(base) or BASE[base])[0]
         covered.setdefault(name, set()).add(option)
-    commands = set(COMMANDS) - {"generate"} | {"def4", "poisson"}
+    commands = set(COMMANDS) - {"generate"} | {"def4", "poisson", "shared-prefix"}
     assert commands <= PARSERS.keys()
     for command in sorted(commands):
         options = {o for a in PARSERS[command]._actions for o in a.option_strings if o.startswith("--")} - {"--help"}
@@ -283,6 +301,7 @@ WRITERS = [
     (["simulate", "{stream}", "--policy", "lpm"], "--out", simulate_cmd, "simulate"),
     (["compare", "{stream}"], "--plot", compare_cmd, "compare_policies"),
     (["solve", "{stream}", "--ttft", "100"], "--out", solve_cmd, "decide"),
+    (["evaluate", "{stream}", "{schedule}"], "--out", evaluate_cmd, "read_schedule"),
     (["approx", "{stream}", "--ttft", "100"], "--out", approx_cmd, "approx"),
     (["approx", "{stream}", "--ttft", "100"], "--dag", approx_cmd, "approx"),
     (["verify-reduction", "--m", "1", "--count", "1"], "--json", verify_reduction, "run_battery"),
@@ -370,6 +389,7 @@ TEXT_WRITERS = [
     (["simulate", "{stream}", "--policy", "lpm"], "--out"),
     (["solve", "{stream}", "--ttft", "100"], "--out"),
     (["approx", "{stream}", "--ttft", "100"], "--out"),
+    (["evaluate", "{stream}", "{schedule}"], "--out"),
     (["verify-reduction", "--m", "1", "--count", "1"], "--json"),
 ]
 

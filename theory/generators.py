@@ -1,4 +1,5 @@
-"""Seeded stream generators: Definition 4 and Poisson arrivals over prefix-tree prompts.
+"""Seeded stream generators: Definition 4, Poisson arrivals over prefix-tree prompts, and SGLang
+bench_serving's generated-shared-prefix workload.
 
 Randomness enters only through ``seed`` (an ``int``) or a ``numpy.random.Generator``; the same
 arguments give the same stream, query for query.
@@ -11,6 +12,9 @@ Examples
 >>> p = poisson_prefix_tree(groups=2, group_size=3, prefix_len=100, suffix_len=10, rate="1/50", seed=0)
 >>> p.n, p.queries[0].length
 (6, 110)
+>>> g = shared_prefix(groups=2, prompts_per_group=3, system_prompt_len=20, question_len=4, seed=0)
+>>> g.n, g.queries[0].length, g.queries[0].output_length, {q.arrival for q in g.queries}
+(6, 24, 256, {0})
 """
 
 from __future__ import annotations
@@ -106,3 +110,58 @@ def poisson_prefix_tree(
     }
     return Stream(queries, meta)
 
+
+
+def shared_prefix(
+    groups: int = 64,
+    prompts_per_group: int = 16,
+    system_prompt_len: int = 2048,
+    question_len: int = 128,
+    output_len: int = 256,
+    rate: object = None,
+    seed: int | np.random.Generator = 0,
+) -> Stream:
+    """SGLang bench_serving's ``generated-shared-prefix`` workload.
+
+    As ``sample_generated_shared_prefix_requests``: each of ``groups`` groups has its own system
+    prompt of ``system_prompt_len`` tokens, and each of its ``prompts_per_group`` prompts is that
+    system prompt followed by a question of its own, ``question_len`` tokens (a fresh random text
+    per prompt); every request asks for ``output_len`` tokens; the requests are shuffled. Arrivals
+    follow bench_serving's request rate: ``rate=None`` (its default, an infinite rate) sends every
+    request at time 0; a rate in queries per token-time gives a Poisson process (exponential gaps
+    of mean ``1 / rate``, arrival times rounded down to whole token-times, the first at 0).
+
+    Segment ids are ``sys{g}`` and ``q{g}_{i}``; query ids ``q0 ..`` in the shuffled order.
+    What it leaves out: the tokenizer (the lengths are exact token counts here, where
+    bench_serving's decoded-and-re-encoded texts come out a few tokens off).
+    """
+    groups = exact_int(groups, "groups", minimum=1)
+    prompts_per_group = exact_int(prompts_per_group, "prompts per group", minimum=1)
+    system_prompt_len = exact_int(system_prompt_len, "system prompt length", minimum=1)
+    question_len = exact_int(question_len, "question length", minimum=1)
+    output_len = exact_int(output_len, "output length", minimum=0)
+    if rate is not None:
+        rate = exact_number(rate, "rate")
+        if rate <= 0:
+            raise InputError(f"rate must be > 0 queries per token-time, got {rate}")
+    rng, seed = _rng(seed)
+    n = groups * prompts_per_group
+    permutation = rng.permutation(n)
+    if rate is None:
+        arrivals = [0] * n
+    else:
+        gaps = rng.exponential(1.0 / float(rate), size=n)
+        gaps[0] = 0.0
+        arrivals = np.floor(np.cumsum(gaps)).astype(np.int64).tolist()
+    queries = tuple(
+        Query(f"q{i}", ((f"sys{j // prompts_per_group}", system_prompt_len),
+                        (f"q{j // prompts_per_group}_{j % prompts_per_group}", question_len)),
+              arrivals[i], output_length=output_len)
+        for i, j in enumerate(permutation.tolist())
+    )
+    meta = {
+        "generator": "shared-prefix", "groups": groups, "prompts_per_group": prompts_per_group,
+        "system_prompt_len": system_prompt_len, "question_len": question_len, "output_len": output_len,
+        "rate": None if rate is None else to_json(rate), "seed": seed,
+    }
+    return Stream(queries, meta)

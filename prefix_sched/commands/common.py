@@ -1,7 +1,7 @@
 """What the subcommands share: the parser, option types, running a command, loading streams.
 
 Options. Every value is read by a ``type=`` function here (:func:`integer`, :func:`number`,
-:func:`listed`, :func:`policy_name`, :func:`k_value`), so a bad value is refused by argparse before
+:func:`listed`, :func:`k_value`), so a bad value is refused by argparse before
 any work, in one line naming the option: ``prefix-sched simulate: error: --limit: must be >= 1,
 got '0'`` (exit 2; :class:`Parser` makes every usage error one line). Whether an option applies to
 the chosen mode is the command's check: an option that would be ignored is refused with
@@ -54,7 +54,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from prefix_sched.errors import (
     EXIT_BAD_INPUT, EXIT_CHECK_FAILED, CheckFailed, InputError, PrefixSchedError,
 )
-from prefix_sched.solvers.policies import PolicyName, parse_k
+from prefix_sched.solvers.policies import parse_k
 from prefix_sched.theory.exact import Exact, brief, exact_number
 from prefix_sched.theory.stream import Stream
 from prefix_sched.theory.streamio import read_mooncake, read_stream
@@ -156,15 +156,6 @@ def listed(item: Callable[[str], Any]) -> Callable[[str], tuple]:
         return tuple(values)
     parse.__name__ = "list"
     return parse
-
-
-def policy_name(text: str) -> str:
-    """An argparse ``type``: a registered policy name (:class:`~prefix_sched.solvers.policies.PolicyName`)."""
-    try:
-        return PolicyName(text).value
-    except ValueError:
-        valid = ", ".join(p.value for p in PolicyName)
-        raise argparse.ArgumentTypeError(f"unknown policy {brief(text)}; valid policies: {valid}") from None
 
 
 def k_value(text: str) -> float:

@@ -1,4 +1,4 @@
-"""``prefix-sched generate def4|poisson``: write a seeded stream file."""
+"""``prefix-sched generate def4|poisson|shared-prefix``: write a seeded stream file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from prefix_sched.commands.common import integer, number
 from prefix_sched.errors import InputError
 from prefix_sched.theory.exact import Exact, brief
-from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
+from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue, shared_prefix
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.streamio import write_stream
 
@@ -17,7 +17,7 @@ STDOUT = "-"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("generate", help="write a seeded stream file (Definition 4 or Poisson)",
+    parser = subparsers.add_parser("generate", help="write a seeded stream file (Definition 4, Poisson or shared-prefix)",
                                    description="Write a seeded stream as prefix-sched JSONL.")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     positive = integer(minimum=1)
@@ -38,7 +38,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="tokens of a base prompt shared by all (>= 0, default 0)")
     poisson.add_argument("--rate", required=True, type=_rate,
                          help="queries per token-time, > 0 (exact: 0.002 or 1/500)")
-    for sub in (def4, poisson):
+    shared = kinds.add_parser("shared-prefix", help="SGLang bench_serving's generated-shared-prefix workload")
+    shared.add_argument("--groups", type=positive, default=64, help="system prompts (>= 1, default 64)")
+    shared.add_argument("--prompts-per-group", type=positive, default=16,
+                        help="prompts per system prompt (>= 1, default 16)")
+    shared.add_argument("--system-prompt-len", type=positive, default=2048,
+                        help="tokens of each system prompt (>= 1, default 2048)")
+    shared.add_argument("--question-len", type=positive, default=128,
+                        help="tokens of each prompt's own question (>= 1, default 128)")
+    shared.add_argument("--output-len", type=integer(minimum=0), default=256,
+                        help="output tokens per request (>= 0, default 256)")
+    shared.add_argument("--rate", type=_rate, default=None,
+                        help="Poisson arrivals, queries per token-time > 0 (default: all at time 0, "
+                             "bench_serving's infinite rate)")
+    for sub in (def4, poisson, shared):
         sub.add_argument("--seed", type=integer(minimum=0), default=0, help="random seed, >= 0 (default 0)")
         sub.add_argument("--out", default=STDOUT, help="output file (default: stdout)")
         sub.set_defaults(run=run)
@@ -50,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     target = sys.stdout if args.out == STDOUT else check_output_path(args.out, "--out")
     if args.kind == "def4":
         stream = regular_arrival_shuffled_queue(args.n, args.r, args.u, args.d, args.delta, seed=args.seed)
+    elif args.kind == "shared-prefix":
+        stream = shared_prefix(args.groups, args.prompts_per_group, args.system_prompt_len, args.question_len,
+                               args.output_len, args.rate, seed=args.seed)
     else:
         stream = poisson_prefix_tree(args.groups, args.group_size, args.prefix_len, args.suffix_len,
                                      args.rate, seed=args.seed, base_len=args.base_len)
