@@ -383,14 +383,16 @@ class _Reader:
             where = f"[[policies]] #{number}"
             self.known_keys(where, body, POLICY_KEYS)
             if "name" not in body:
-                raise self.error(where, "name", 'missing: "fcfs", "lpm" or "k-lpm"')
-            valid = {"name": tuple(p.value for p in PolicyName), "tie_break": TIE_BREAKS, "cycle_start": CYCLE_STARTS}
+                raise self.error(where, "name", 'missing: a policy such as "fcfs", "k-lpm:3" or "lpm-aging:64"')
+            valid = {"tie_break": TIE_BREAKS, "cycle_start": CYCLE_STARTS}
             options = {}
             for key in POLICY_KEYS:
                 if key in body:
                     options[key] = self.values(where, key, body[key], scalar=True)
                     for value in options[key]:
-                        if key in valid:
+                        if key == "name":
+                            self.choice(where, key, str(value).partition(":")[0], tuple(p.value for p in PolicyName))
+                        elif key in valid:
                             self.choice(where, key, value, valid[key])
                         else:
                             self.k(where, value)
@@ -398,8 +400,9 @@ class _Reader:
                 settings = dict(combination)
                 try:
                     specs.append(parse_policy(settings.pop("name"), **settings))
-                except PrefixSchedError as err:  # k missing for k-lpm, or given for fcfs or lpm
-                    raise self.error(where, "k", str(err)) from None
+                except PrefixSchedError as err:  # a bad parameter in the name; k missing, or not taken
+                    raise self.error(where, "k" if "k" in settings or "needs k" in str(err) else "name",
+                                     str(err)) from None
         self.unique("", "policies", specs, show=_policy_text)
         return tuple(specs)
 
