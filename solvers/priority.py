@@ -11,16 +11,15 @@ comparison is exact.
 
 The indexes:
 
-- :class:`MatchTracker` keeps every waiting query's cached prefix ``m_q`` current without a
-  rescan. Under a radix cache it is the cache's listener: an inserted or evicted node can change
-  ``m_q`` only for prompts that start with the node's leading segments, which a trie of the
-  waiting prompts finds. Under ``last`` a change of cached prompt from ``old`` to ``new``, agreeing
-  on their first ``c`` segments, changes ``m_q`` only for the queries whose first ``c + 1``
-  segments are ``old``'s or ``new``'s (any other query agrees with both on the same leading
-  segments). Work per decision: the queries sharing those segments, not the queue.
+- :class:`~prefix_sched.solvers.waiting.MatchTracker` (shared with LPM's index) keeps every
+  waiting query's cached prefix ``m_q`` current without a rescan, from the cache's insert and
+  evict events (radix caches) or the change of cached prompt (``last``), through a trie of the
+  waiting prompts. Work per decision: the queries sharing the changed leading segments, not the
+  queue.
 - :class:`KeyedQueue`: a static key per query and ``m_q`` (``lpm-aging``, ``spf``,
-  ``shortest-prompt``, ``lof``) in buckets: per key a heap of ranks (a sorted list for random
-  ties) and a heap of the keys in use; ``O(log n)`` per decision and per change of ``m_q``.
+  ``shortest-prompt``, ``lof``) in :class:`~prefix_sched.solvers.waiting.KeyBuckets`: per key a
+  heap of ranks (a sorted list for random ties) and a heap of the keys in use; ``O(log n)`` per
+  decision and per change of ``m_q``.
 - :class:`HrrnQueue`: a kinetic tournament tree over the ranks. Query ``q``'s ratio at time
   ``t`` is the line ``(t - a_q) / c_q``; every internal node keeps the winner of its two children
   at the current time and the first integer time its loser overtakes it (ties go to the older).
@@ -60,15 +59,17 @@ Examples
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 
 import numpy as np
 from sortedcontainers import SortedList
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.policies import INFINITY, LPM_FAMILY, PolicyName, PolicySpec
-from prefix_sched.solvers.waiting import make_queue
-from prefix_sched.theory.cache import LastPromptState, _reach
+from prefix_sched.solvers.waiting import KeyBuckets, MatchTracker, make_queue
+from prefix_sched.theory.cache import LastPromptState
 from prefix_sched.theory.prompt import Prompt, prompt_length
 
 
@@ -86,18 +87,18 @@ def make_policy_queue(
         return AlgorithmOneQueue(spec, make_queue(kind, prompts, state, random_ties))
     if kind == "naive":
         return NaivePolicyQueue(spec, prompts, arrivals, outputs, state, scale, alpha)
-    lengths = [prompt_length(p) for p in prompts]
+    lengths, size = [prompt_length(p) for p in prompts], len(prompts)
     name = spec.name
     if name is PolicyName.SPF:
-        return KeyedQueue(lambda rank, m: m - lengths[rank], MatchTracker(prompts, state), random_ties)
+        return KeyedQueue(size, lambda rank, m: m - lengths[rank], MatchTracker(prompts, state), random_ties)
     if name is PolicyName.LPM_AGING:
         weight, entered = spec.param, [0] * len(prompts)
-        return KeyedQueue(lambda rank, m: m - weight * entered[rank], MatchTracker(prompts, state),
+        return KeyedQueue(size, lambda rank, m: m - weight * entered[rank], MatchTracker(prompts, state),
                           random_ties, entered)
     if name is PolicyName.SHORTEST_PROMPT:
-        return KeyedQueue(lambda rank, m: -lengths[rank], None, random_ties)
+        return KeyedQueue(size, lambda rank, m: -lengths[rank], None, random_ties)
     if name is PolicyName.LOF:
-        return KeyedQueue(lambda rank, m: outputs[rank], None, random_ties)
+        return KeyedQueue(size, lambda rank, m: outputs[rank], None, random_ties)
     if name is PolicyName.HRRN:
         return HrrnQueue(prompts, arrivals, state, scale, alpha)
     if name is PolicyName.RANDOM:
@@ -135,109 +136,13 @@ class AlgorithmOneQueue:
         return queue.pop_oldest() if self._is_fcfs_step(step) else queue.pop_lpm(rng)
 
 
-class _Trie:
-    __slots__ = ("children", "members")
-
-    def __init__(self) -> None:
-        self.children: dict[object, _Trie] = {}
-        self.members: set[int] = set()
-
-
-class MatchTracker:
-    """Every waiting query's cached prefix ``m_q``, kept current by the cache's changes.
-
-    ``add(rank)`` returns ``m_q``; ``refresh()`` returns ``(rank, m_q)`` for every waiting query
-    whose ``m_q`` changed since it was last reported (call it before a decision).
-    """
-
-    def __init__(self, prompts: Sequence[Prompt], state) -> None:
-        self._prompts = prompts
-        self._state = state
-        self._last = isinstance(state, LastPromptState)
-        self._seen = state.prompt if self._last else None
-        if not self._last:
-            state.listener = self._changed
-        self._root = _Trie()
-        self._paths: list[list[_Trie] | None] = [None] * len(prompts)
-        self.match = [-1] * len(prompts)
-        self._dirty: list[_Trie] = []
-
-    def add(self, rank: int) -> int:
-        node, path = self._root, []
-        for sid, _ in self._prompts[rank]:
-            child = node.children.get(sid)
-            if child is None:
-                child = node.children[sid] = _Trie()
-            child.members.add(rank)
-            path.append(child)
-            node = child
-        self._paths[rank] = path
-        value = self.match[rank] = self._state.reuse(self._prompts[rank])
-        return value
-
-    def remove(self, rank: int) -> None:
-        path, self._paths[rank] = self._paths[rank], None
-        self.match[rank] = -1
-        parent, emptied = self._root, None
-        for node, (sid, _) in zip(path, self._prompts[rank]):
-            node.members.discard(rank)
-            if emptied is None and not node.members:
-                emptied = parent, sid
-            parent = node
-        if emptied is not None:
-            del emptied[0].children[emptied[1]]
-
-    def _changed(self, prompt: Prompt, k: int) -> None:
-        node = self._root
-        for index in range(k + 1):
-            node = node.children.get(prompt[index][0])
-            if node is None:
-                return
-        self._dirty.append(node)
-
-    def _node(self, prompt: Prompt, depth: int) -> _Trie | None:
-        node = self._root
-        for sid, _ in prompt[:depth]:
-            node = node.children.get(sid)
-            if node is None:
-                return None
-        return node
-
-    def refresh(self) -> list[tuple[int, int]]:
-        """The ``(rank, m_q)`` of the waiting queries whose match changed."""
-        if self._last:
-            old, new = self._seen, self._state.prompt
-            if old is new:
-                return []
-            self._seen = new
-            common = 0
-            for (a, _), (b, _) in zip(old, new):
-                if a != b:
-                    break
-                common += 1
-            for prompt in (old, new):
-                if len(prompt) > common:
-                    node = self._node(prompt, common + 1)
-                    if node is not None:
-                        self._dirty.append(node)
-        if not self._dirty:
-            return []
-        ranks = set().union(*(node.members for node in self._dirty))
-        self._dirty.clear()
-        reuse, match, prompts, changed = self._state.reuse, self.match, self._prompts, []
-        for rank in ranks:
-            value = reuse(prompts[rank])
-            if value != match[rank]:
-                match[rank] = value
-                changed.append((rank, value))
-        return changed
-
-
 class KeyedQueue:
     """Serve the largest ``key(rank, m_q)``, ties to the oldest (or a uniformly random tied query).
 
     Parameters
     ----------
+    size : int
+        The number of queries (their ranks are ``0 .. size - 1``).
     key : callable
         ``key(rank, m)``; with ``tracker=None`` it must not depend on ``m`` (it is passed 0).
     tracker : MatchTracker or None
@@ -247,73 +152,34 @@ class KeyedQueue:
         before ``key`` is asked.
     """
 
-    def __init__(self, key: Callable[[int, int], int], tracker: MatchTracker | None, random_ties: bool,
-                 entered: list[int] | None = None) -> None:
+    def __init__(self, size: int, key: Callable[[int, int], int], tracker: MatchTracker | None,
+                 random_ties: bool, entered: list[int] | None = None) -> None:
         self._key = key
         self._tracker = tracker
-        self._sorted = random_ties
         self._entered = entered
-        self._key_of: dict[int, int] = {}
-        self._buckets: dict[int, list[int] | SortedList] = {}
-        self._sizes: dict[int, int] = {}
-        self._keys: list[int] = []  # -key of every bucket created (lazily cleaned)
+        self._buckets = KeyBuckets(size, random_ties)
 
     def __len__(self) -> int:
-        return len(self._key_of)
+        return len(self._buckets)
 
     def add(self, rank: int, step: int, clock: int) -> None:
         if self._entered is not None:
             self._entered[rank] = step
         match = 0 if self._tracker is None else self._tracker.add(rank)
-        self._file(rank, self._key(rank, match))
+        self._buckets.file(rank, self._key(rank, match))
 
     def pop(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
-        if not self._key_of:
+        buckets = self._buckets
+        if not buckets:
             raise IndexError("pop from an empty waiting queue")
         if self._tracker is not None:
             for rank, match in self._tracker.refresh():
-                self._unfile(rank)
-                self._file(rank, self._key(rank, match))
-        keys, sizes = self._keys, self._sizes
-        while -keys[0] not in sizes:
-            heapq.heappop(keys)
-        value = -keys[0]
-        bucket = self._buckets[value]
-        if self._sorted:
-            rank = bucket[0 if rng is None else int(rng.integers(len(bucket)))]
-        else:
-            key_of = self._key_of
-            while key_of.get(bucket[0]) != value:
-                heapq.heappop(bucket)
-            rank = bucket[0]
-        self._unfile(rank)
+                buckets.unfile(rank)
+                buckets.file(rank, self._key(rank, match))
+        rank = buckets.pop(rng)
         if self._tracker is not None:
             self._tracker.remove(rank)
         return rank
-
-    def _file(self, rank: int, value: int) -> None:
-        self._key_of[rank] = value
-        size = self._sizes.get(value)
-        if size:
-            self._sizes[value] = size + 1
-            if self._sorted:
-                self._buckets[value].add(rank)
-            else:
-                heapq.heappush(self._buckets[value], rank)
-        else:
-            self._sizes[value] = 1
-            self._buckets[value] = SortedList([rank]) if self._sorted else [rank]
-            heapq.heappush(self._keys, -value)
-
-    def _unfile(self, rank: int) -> None:
-        value = self._key_of.pop(rank)
-        size = self._sizes[value] - 1
-        if size:
-            self._sizes[value] = size
-            if self._sorted:
-                self._buckets[value].remove(rank)
-        else:
-            del self._sizes[value], self._buckets[value]
 
 
 class HrrnQueue:
@@ -459,7 +325,7 @@ class DfsRadixQueue:
     def pop(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
         if not self._root.count:
             raise IndexError("pop from an empty waiting queue")
-        cache_node, trie_node = self._state._root, self._root
+        cache_node, trie_node = self._state.root, self._root
         while True:
             best = None
             children = cache_node.children
@@ -611,7 +477,7 @@ class NaivePolicyQueue:
                             self._state.reuse(self._prompts[rank])) for rank in ranks}
             root_children = [tree] if tree else []
         else:
-            walks = {rank: _match_walk(self._state._root, self._prompts[rank]) for rank in ranks}
+            walks = {rank: _match_walk(self._state, self._prompts[rank]) for rank in ranks}
             root_children = None
         entering: dict[int, list[int]] = {}
         for rank in ranks:
@@ -622,7 +488,7 @@ class NaivePolicyQueue:
             if root_children is not None:  # last: the root's one child, which has none
                 children = root_children if node is None else []
             else:
-                children = list((self._state._root if node is None else node).children.values())
+                children = list((self._state.root if node is None else node).children.values())
             heavy = [child for child in children if entering.get(id(child))]
             if not heavy:
                 return here[0]
@@ -644,16 +510,16 @@ class _OneNode:
         self.children: dict = {}
 
 
-def _match_walk(root, prompt: Prompt) -> tuple[list, int]:
-    """The radix cache nodes ``prompt``'s match enters (at least one token), and its match length."""
-    node, depth, j, base, n, entered = root, 0, 0, 0, len(prompt), []
-    while j < n:
-        child = node.children.get((prompt[j][0], depth - base))
-        if child is None:
-            break
-        entered.append(child)
-        depth, j, base = _reach(child, prompt, j, base)
-        if depth < child.end:
-            break
-        node = child
-    return entered, depth
+def _match_walk(state, prompt: Prompt) -> tuple[list, int]:
+    """The radix cache nodes ``prompt``'s match enters (at least one token), and its match length.
+
+    The match covers ``prompt``'s first ``state.reuse(prompt)`` tokens, so from the root it
+    enters, while the current node ends before that, the child keyed by the next token.
+    """
+    match, cum = state.reuse(prompt), list(accumulate((length for _, length in prompt), initial=0))
+    node, entered = state.root, []
+    while node.end < match:
+        j = bisect_right(cum, node.end) - 1
+        node = node.children[(prompt[j][0], node.end - cum[j])]
+        entered.append(node)
+    return entered, match

@@ -22,9 +22,10 @@ The queues (:func:`make_queue` picks one):
   match length a heap of ranks, or a sorted list for random ties; and a heap of the lengths in
   use), so a decision is ``O(log n)`` amortised. A match changes only when the cache inserts or evicts a node (a split changes no
   cached token), and only for prompts that start with the node's path up to its first token; the
-  cache reports each such event (its ``listener``), the queue finds the waiting queries with
-  those leading segments in a trie of its own, and recomputes exactly their matches before the
-  next decision. Work per served query: ``O((1 + a) * (segments + log n))`` with ``a`` the
+  cache reports each such event (its ``listener``), the queue's :class:`MatchTracker` (also the
+  tracker of :mod:`~prefix_sched.solvers.priority`'s policies) finds the waiting queries with
+  those leading segments in a trie of waiting prompts, and recomputes exactly their matches
+  before the next decision; the buckets are a :class:`KeyBuckets` keyed by match length. Work per served query: ``O((1 + a) * (segments + log n))`` with ``a`` the
   number of waiting queries that share a changed node's leading segments; it does not grow with
   the queue length unless a node shared by the whole queue is inserted or evicted. There is no
   cap on the queue (SGLang's LPM turns into FCFS above 128 waiting requests).
@@ -177,7 +178,7 @@ class RadixQueue:
 
 
 class _Trie:
-    """A node of :class:`MatchIndexQueue`'s trie of waiting prompts over segment ids."""
+    """A node of :class:`MatchTracker`'s trie of waiting prompts over segment ids."""
 
     __slots__ = ("children", "members")
 
@@ -186,42 +187,54 @@ class _Trie:
         self.members: set[int] = set()
 
 
-class MatchIndexQueue:
-    """Waiting queries bucketed by their match against a radix cache, kept current by its events.
+class MatchTracker:
+    """Every waiting query's cached prefix ``m_q``, kept current by the cache's changes.
+
+    Under a radix cache the tracker is the cache's ``listener``: an inserted or evicted node can
+    change ``m_q`` only for prompts that start with the node's leading segments, which a trie of
+    the waiting prompts finds. Under ``last`` a change of cached prompt from ``old`` to ``new``,
+    agreeing on their first ``c`` segments, changes ``m_q`` only for the queries whose first
+    ``c + 1`` segments are ``old``'s or ``new``'s (any other query agrees with both on the same
+    leading segments). ``refresh()`` recomputes exactly those queries' matches.
 
     Parameters
     ----------
     prompts : sequence of Prompt
         ``prompts[rank]`` is the prompt of the query of that arrival rank.
-    state : RadixState
-        The run's cache; the queue becomes its ``listener``.
-    random_ties : bool
-        Keep each bucket as a sorted list, so that the ``r``-th oldest tied query can be drawn;
-        otherwise a bucket is a heap of ranks, cleaned lazily (a rank in bucket ``m`` is current
-        iff its match is ``m``; a rank that leaves and re-enters a bucket may appear twice, and
-        both copies are current until it is served).
+    state : LastPromptState or RadixState
+        The run's cache (a radix state gets the tracker as its ``listener``).
+
+    Attributes
+    ----------
+    match : list of int
+        ``match[rank]`` is ``m_q`` as last reported (``-1``: not waiting).
+
+    Examples
+    --------
+    >>> from prefix_sched.theory.cache import parse_cache
+    >>> state = parse_cache("unbounded").new_state()
+    >>> tracker = MatchTracker([(("a", 3), ("b", 1)), (("c", 2),)], state)
+    >>> tracker.add(0), tracker.add(1), tracker.refresh()
+    (0, 0, [])
+    >>> _ = state.serve((("a", 3), ("x", 1)))
+    >>> tracker.refresh(), tracker.match
+    ([(0, 3)], [3, 0])
     """
 
-    def __init__(self, prompts: Sequence[Prompt], state, random_ties: bool = False) -> None:
+    def __init__(self, prompts: Sequence[Prompt], state) -> None:
         self._prompts = prompts
         self._state = state
-        state.listener = self._changed
-        self._sorted = random_ties
+        self._last = isinstance(state, LastPromptState)
+        self._seen = state.prompt if self._last else None
+        if not self._last:
+            state.listener = self._changed
         self._root = _Trie()
         self._paths: list[list[_Trie] | None] = [None] * len(prompts)
-        self._match = [-1] * len(prompts)  # -1: not waiting
-        self._buckets: dict[int, list[int] | SortedList] = {}
-        self._sizes: dict[int, int] = {}  # match -> waiting queries with it (no key if none)
-        self._lengths: list[int] = []  # -match of every bucket created (lazily cleaned)
-        self._arrived: list[int] = []  # waiting ranks (lazily cleaned)
+        self.match = [-1] * len(prompts)
         self._dirty: list[_Trie] = []
-        self._count = 0
 
-    def __len__(self) -> int:
-        return self._count
-
-    def add(self, rank: int) -> None:
-        """Make the query of arrival rank ``rank`` wait."""
+    def add(self, rank: int) -> int:
+        """Make the query of arrival rank ``rank`` wait; return its ``m_q``."""
         prompt = self._prompts[rank]
         node, path = self._root, []
         for sid, _ in prompt:
@@ -232,41 +245,49 @@ class MatchIndexQueue:
             path.append(child)
             node = child
         self._paths[rank] = path
-        self._file(rank, self._state.reuse(prompt))
-        heapq.heappush(self._arrived, rank)
-        self._count += 1
+        value = self.match[rank] = self._state.reuse(prompt)
+        return value
 
-    def pop_oldest(self) -> int:
-        """Remove and return the oldest waiting query."""
-        arrived, match = self._arrived, self._match
-        while arrived and match[arrived[0]] < 0:
-            heapq.heappop(arrived)
-        if not arrived:
-            raise IndexError("pop from an empty waiting queue")
-        rank = heapq.heappop(arrived)
-        self._remove(rank)
-        return rank
+    def remove(self, rank: int) -> None:
+        """The query of arrival rank ``rank`` stops waiting."""
+        path, self._paths[rank] = self._paths[rank], None
+        self.match[rank] = -1
+        parent, emptied = self._root, None
+        for node, (sid, _) in zip(path, self._prompts[rank]):
+            node.members.discard(rank)
+            if emptied is None and not node.members:  # nobody waits below: drop the branch
+                emptied = parent, sid
+            parent = node
+        if emptied is not None:
+            del emptied[0].children[emptied[1]]
 
-    def pop_lpm(self, rng: np.random.Generator | None) -> int:
-        """Remove and return a waiting query with the longest cached prefix."""
-        if not self._count:
-            raise IndexError("pop from an empty waiting queue")
-        if self._dirty:
-            self._refresh()
-        lengths, sizes = self._lengths, self._sizes
-        while -lengths[0] not in sizes:
-            heapq.heappop(lengths)
-        value = -lengths[0]
-        bucket = self._buckets[value]
-        if self._sorted:
-            rank = bucket[0 if rng is None else int(rng.integers(len(bucket)))]
-        else:
-            match = self._match
-            while match[bucket[0]] != value:
-                heapq.heappop(bucket)
-            rank = bucket[0]
-        self._remove(rank)
-        return rank
+    def refresh(self) -> list[tuple[int, int]]:
+        """The ``(rank, m_q)`` of the waiting queries whose match changed since last reported."""
+        if self._last:
+            old, new = self._seen, self._state.prompt
+            if old is new:
+                return []
+            self._seen = new
+            common = 0
+            for (a, _), (b, _) in zip(old, new):
+                if a != b:
+                    break
+                common += 1
+            for prompt in (old, new):
+                if len(prompt) > common:
+                    self._changed(prompt, common)
+        dirty = self._dirty
+        if not dirty:
+            return []
+        ranks = dirty[0].members if len(dirty) == 1 else set().union(*(node.members for node in dirty))
+        reuse, match, prompts, changed = self._state.reuse, self.match, self._prompts, []
+        for rank in ranks:
+            value = reuse(prompts[rank])
+            if value != match[rank]:
+                match[rank] = value
+                changed.append((rank, value))
+        dirty.clear()
+        return changed
 
     def _changed(self, prompt: Prompt, k: int) -> None:
         """The cache's listener: a node whose first token lies in ``prompt``'s segment ``k`` was
@@ -278,35 +299,68 @@ class MatchIndexQueue:
                 return
         self._dirty.append(node)
 
-    def _refresh(self) -> None:
-        """Recompute the matches of the queries the cache's events may have changed."""
-        dirty = self._dirty
-        ranks = dirty[0].members if len(dirty) == 1 else set().union(*(node.members for node in dirty))
-        reuse, match, prompts = self._state.reuse, self._match, self._prompts
-        for rank in list(ranks):
-            value = reuse(prompts[rank])
-            if value != match[rank]:
-                self._unfile(rank)
-                self._file(rank, value)
-        dirty.clear()
 
-    def _file(self, rank: int, value: int) -> None:
-        self._match[rank] = value
+class KeyBuckets:
+    """Waiting ranks filed under an integer key each: serve the largest key, ties to the oldest
+    rank (or the ``r``-th oldest, ``r = rng.integers(ties)``).
+
+    Per key a heap of ranks (a sorted list for random ties) and a heap of the keys in use, so a
+    file, an unfile and a pop are ``O(log n)`` amortised. A heap is cleaned lazily: a rank in
+    bucket ``v`` is current iff its key is ``v``; a rank that leaves and re-enters a bucket may
+    appear twice, and both copies are current until it is unfiled.
+
+    Parameters
+    ----------
+    size : int
+        Ranks are ``0 .. size - 1``.
+    random_ties : bool
+        Keep each bucket as a sorted list, so that the ``r``-th oldest tied rank can be drawn.
+
+    Attributes
+    ----------
+    key_of : list of int or None
+        ``key_of[rank]``: the key of a filed rank, ``None`` for one not filed (read-only).
+
+    Examples
+    --------
+    >>> buckets = KeyBuckets(3, random_ties=False)
+    >>> for rank, key in [(0, 1), (1, 5), (2, 5)]:
+    ...     buckets.file(rank, key)
+    >>> buckets.pop(None), buckets.pop(None), len(buckets)
+    (1, 2, 1)
+    """
+
+    def __init__(self, size: int, random_ties: bool) -> None:
+        self._sorted = random_ties
+        self.key_of: list[int | None] = [None] * size
+        self._count = 0
+        self._buckets: dict[int, list[int] | SortedList] = {}
+        self._sizes: dict[int, int] = {}  # key -> ranks filed with it (no entry if none)
+        self._keys: list[int] = []  # -key of every bucket created (lazily cleaned)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def file(self, rank: int, value: int) -> None:
+        """File ``rank`` (not filed now) under key ``value``."""
+        self.key_of[rank] = value
+        self._count += 1
         size = self._sizes.get(value)
         if size:
             self._sizes[value] = size + 1
-            bucket = self._buckets[value]
             if self._sorted:
-                bucket.add(rank)
+                self._buckets[value].add(rank)
             else:
-                heapq.heappush(bucket, rank)
+                heapq.heappush(self._buckets[value], rank)
         else:
             self._sizes[value] = 1
             self._buckets[value] = SortedList([rank]) if self._sorted else [rank]
-            heapq.heappush(self._lengths, -value)
+            heapq.heappush(self._keys, -value)
 
-    def _unfile(self, rank: int) -> None:
-        value = self._match[rank]
+    def unfile(self, rank: int) -> None:
+        """Take the filed ``rank`` out."""
+        value, self.key_of[rank] = self.key_of[rank], None
+        self._count -= 1
         size = self._sizes[value] - 1
         if size:
             self._sizes[value] = size
@@ -315,19 +369,76 @@ class MatchIndexQueue:
         else:
             del self._sizes[value], self._buckets[value]
 
-    def _remove(self, rank: int) -> None:
-        self._unfile(rank)
-        self._match[rank] = -1
-        self._count -= 1
-        path, self._paths[rank] = self._paths[rank], None
-        parent, emptied = self._root, None
-        for node, (sid, _) in zip(path, self._prompts[rank]):
-            node.members.discard(rank)
-            if emptied is None and not node.members:  # nobody waits below: drop the branch
-                emptied = parent, sid
-            parent = node
-        if emptied is not None:
-            del emptied[0].children[emptied[1]]
+    def pop(self, rng: np.random.Generator | None) -> int:
+        """Unfile and return a rank of the largest key (see the class docstring for ties)."""
+        if not self._count:
+            raise IndexError("pop from an empty waiting queue")
+        keys, sizes = self._keys, self._sizes
+        while -keys[0] not in sizes:
+            heapq.heappop(keys)
+        value = -keys[0]
+        bucket = self._buckets[value]
+        if self._sorted:
+            rank = bucket[0 if rng is None else int(rng.integers(len(bucket)))]
+        else:
+            key_of = self.key_of
+            while key_of[bucket[0]] != value:
+                heapq.heappop(bucket)
+            rank = bucket[0]
+        self.unfile(rank)
+        return rank
+
+
+class MatchIndexQueue:
+    """Waiting queries bucketed by their match against a radix cache: a :class:`MatchTracker`
+    (kept current by the cache's events) and :class:`KeyBuckets` keyed by match length.
+
+    Parameters
+    ----------
+    prompts : sequence of Prompt
+        ``prompts[rank]`` is the prompt of the query of that arrival rank.
+    state : RadixState
+        The run's cache; the queue's tracker becomes its ``listener``.
+    random_ties : bool
+        Keep each bucket as a sorted list, so that the ``r``-th oldest tied query can be drawn.
+    """
+
+    def __init__(self, prompts: Sequence[Prompt], state, random_ties: bool = False) -> None:
+        self._tracker = MatchTracker(prompts, state)
+        self._buckets = KeyBuckets(len(prompts), random_ties)
+        self._arrived: list[int] = []  # waiting ranks (lazily cleaned)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def add(self, rank: int) -> None:
+        """Make the query of arrival rank ``rank`` wait."""
+        self._buckets.file(rank, self._tracker.add(rank))
+        heapq.heappush(self._arrived, rank)
+
+    def pop_oldest(self) -> int:
+        """Remove and return the oldest waiting query."""
+        arrived, key_of = self._arrived, self._buckets.key_of
+        while arrived and key_of[arrived[0]] is None:
+            heapq.heappop(arrived)
+        if not arrived:
+            raise IndexError("pop from an empty waiting queue")
+        rank = heapq.heappop(arrived)
+        self._buckets.unfile(rank)
+        self._tracker.remove(rank)
+        return rank
+
+    def pop_lpm(self, rng: np.random.Generator | None) -> int:
+        """Remove and return a waiting query with the longest cached prefix."""
+        buckets = self._buckets
+        if not buckets:
+            raise IndexError("pop from an empty waiting queue")
+        for rank, value in self._tracker.refresh():
+            buckets.unfile(rank)
+            buckets.file(rank, value)
+        rank = buckets.pop(rng)
+        self._tracker.remove(rank)
+        return rank
 
 
 class NaiveQueue:

@@ -301,16 +301,20 @@ def require_last_prompt(cache: object, what: str) -> LastPromptCache:
     return model
 
 
-class _Node:
+class RadixNode:
     """A radix node: the tokens ``[start, end)`` of ``prompt`` (``cum`` its segment offsets),
     ``seg`` the index of the segment holding token ``start``, ``key`` that first token
-    ``(segment id, offset)`` (its key among its siblings; ``None`` for the root)."""
+    ``(segment id, offset)`` (its key among its siblings; ``None`` for the root).
+
+    Outside this module the attributes ``children`` (key -> child), ``prompt``, ``cum``, ``seg``,
+    ``start``, ``end`` and ``key`` are read-only (reached from :attr:`RadixState.root`): only
+    :class:`RadixState` changes its tree."""
 
     __slots__ = ("parent", "children", "prompt", "cum", "seg", "start", "end", "time", "locked", "key")
 
     def __init__(self, parent, prompt, cum, seg, start, end, time) -> None:
-        self.parent: _Node | None = parent
-        self.children: dict[tuple[object, int], _Node] = {}
+        self.parent: RadixNode | None = parent
+        self.children: dict[tuple[object, int], RadixNode] = {}
         self.prompt: Prompt = prompt
         self.cum: list[int] = cum
         self.seg = seg
@@ -330,7 +334,7 @@ def _offsets(prompt: Prompt) -> list[int]:
     return offsets
 
 
-def _reach(node: _Node, prompt: Prompt, j: int, base: int) -> tuple[int, int, int]:
+def _reach(node: RadixNode, prompt: Prompt, j: int, base: int) -> tuple[int, int, int]:
     """How deep ``prompt`` agrees with ``node``, entering it at ``node.start`` inside its segment
     ``j`` (which starts at token ``base``); returns that depth, the index of ``prompt``'s segment
     holding it (``len(prompt)`` at its end) and where that segment starts.
@@ -403,9 +407,9 @@ class RadixState:
         self.capacity = capacity
         self.size = 0
         self.listener: Listener | None = None
-        self._root = _Node(None, EMPTY_PROMPT, [0], 0, 0, 0, 0)
+        self._root = RadixNode(None, EMPTY_PROMPT, [0], 0, 0, 0, 0)
         self._served = 0
-        self._leaves: list[tuple[int, int, _Node]] = []
+        self._leaves: list[tuple[int, int, RadixNode]] = []
         self._pushes = count()
 
     def reuse(self, prompt: Prompt) -> int:
@@ -420,6 +424,17 @@ class RadixState:
                 break
             node = child
         return depth
+
+    @property
+    def root(self) -> RadixNode:
+        """The root of the tree (an empty node); read-only, see :class:`RadixNode`.
+
+        >>> state = RadixCache(None).new_state()
+        >>> _ = state.serve((("a", 2), ("b", 3))), state.serve((("a", 2), ("c", 1)))
+        >>> [(child.key, child.start, child.end) for child in state.root.children.values()]
+        [(('a', 0), 0, 2)]
+        """
+        return self._root
 
     def serve(self, prompt: Prompt) -> int:
         """Serve ``prompt`` (steps 1-5 of the module docstring) and return its reuse.
@@ -463,7 +478,7 @@ class RadixState:
             member.time = inserted_at
             member.locked = False  # 5. unlock (nothing else is locked between serves)
         if depth < total:
-            leaf = _Node(node, prompt, cum, j, depth, total, inserted_at)
+            leaf = RadixNode(node, prompt, cum, j, depth, total, inserted_at)
             node.children[leaf.key] = leaf
             self.size += total - depth
             self._push(leaf)
@@ -488,7 +503,7 @@ class RadixState:
         while stack:
             original, copied = stack.pop()
             for key, child in original.children.items():
-                twin = _Node(copied, child.prompt, child.cum, child.seg, child.start, child.end, child.time)
+                twin = RadixNode(copied, child.prompt, child.cum, child.seg, child.start, child.end, child.time)
                 copied.children[key] = twin
                 stack.append((child, twin))
                 if not child.children:
@@ -508,15 +523,15 @@ class RadixState:
             stack.extend(reversed(node.children.values()))
         return out
 
-    def _push(self, node: _Node) -> None:
+    def _push(self, node: RadixNode) -> None:
         if self.capacity is not None:
             heappush(self._leaves, (node.time, next(self._pushes), node))
 
-    def _split(self, child: _Node, at: int) -> _Node:
+    def _split(self, child: RadixNode, at: int) -> RadixNode:
         """Split ``child`` at token depth ``at``: a new upper node takes ``[start, at)``; ``child``
         keeps its identity, its children and the lower tokens (as SGLang's ``_split_node``)."""
         parent = child.parent
-        upper = _Node(parent, child.prompt, child.cum, child.seg, child.start, at, child.time)
+        upper = RadixNode(parent, child.prompt, child.cum, child.seg, child.start, at, child.time)
         parent.children[child.key] = upper
         child.seg = bisect_right(child.cum, at) - 1
         child.start = at
