@@ -213,3 +213,18 @@ def test_mip_peer_agrees_and_its_orders_pass_the_evaluator(stream, slack):
     assert outcome.status == ("FEASIBLE" if slack == 0 else "INFEASIBLE")
     if outcome.order is not None:
         assert evaluate(stream, outcome.order).max_ttft <= optimum
+
+
+def test_a_cpsat_schedule_with_idle_time_is_reported_at_its_evaluated_value():
+    """Found by the gap study: CP-SAT's FEASIBLE (not optimal) schedule may idle, so the evaluator's
+    earliest-start value of its order is below CP-SAT's objective; the result reports the
+    evaluator's value (never above CP-SAT's), with the proven bound unchanged."""
+    from prefix_sched.solvers.exact import minimize_max_ttft
+    from prefix_sched.theory.evaluator import evaluate
+    from prefix_sched.theory.generators import regular_arrival_shuffled_queue
+
+    stream = regular_arrival_shuffled_queue(n=20, r=4, u=52, d=10, delta=31, seed=656115)
+    result = minimize_max_ttft(stream, alpha="1/50", solver="cpsat", time_limit=5)
+    assert result.status in ("FEASIBLE", "OPTIMAL")
+    assert result.objective == evaluate(stream, result.order, alpha="1/50").max_ttft
+    assert result.bound <= result.objective
