@@ -88,6 +88,7 @@ STREAM_FORMAT = "prefix-sched.stream"
 SCHEDULE_FORMAT = "prefix-sched.schedule"
 VERSION = 1
 MOONCAKE_BLOCK = 512
+DEFAULT_TOKENS_PER_MS = 20  # Mooncake milliseconds to token-times: 20k prefill tokens per second
 MAX_LINE_BYTES = 1 << 28
 """The longest line (or one-object file) read, 256 MiB: a device or a binary file is refused
 instead of read until memory runs out."""

@@ -57,9 +57,8 @@ from prefix_sched.errors import (
 from prefix_sched.solvers.policies import parse_k
 from prefix_sched.theory.exact import Exact, brief, exact_number
 from prefix_sched.theory.stream import Stream
-from prefix_sched.theory.streamio import read_mooncake, read_stream
+from prefix_sched.theory.streamio import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
 
-DEFAULT_TOKENS_PER_MS = 20
 FORMATS = ("stream", "mooncake")
 EXIT_INTERRUPTED = 130
 INT32_MAX = 2 ** 31 - 1

@@ -92,12 +92,11 @@ from prefix_sched.theory.cache import parse_cache
 from prefix_sched.theory.exact import Exact, exact_number, to_json
 from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
 from prefix_sched.theory.stream import Stream
-from prefix_sched.theory.streamio import read_mooncake, read_stream
+from prefix_sched.theory.streamio import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
 
 SPEC_VERSION = 1
 AS_GIVEN = "as-given"
 FORMATS = ("stream", "mooncake")
-DEFAULT_TOKENS_PER_MS = 20  # the CLI's default too (prefix_sched.commands.common)
 POSITIVE, COUNT, NUMBER = "integer >= 1", "integer >= 0", "number"
 # Each generator's parameters (all but ``seed``, which the seeds axis sets) and their kinds;
 # tests/test_sweep.py checks this table against the functions' signatures.
