@@ -89,12 +89,18 @@ def test_minimisations_keep_the_limit_and_report_a_checked_order_with_a_sound_bo
 @pytest.mark.parametrize("solver", ["dp", "cpsat"])
 def test_verify_reduction_keeps_its_per_case_limit(solver):
     """m = 5: the DP needs tens of seconds; with 1 s the case is UNKNOWN (a failed case) in about 1 s.
-    The DP's process server starts once per process, before the case's clock (timed apart)."""
+    CP-SAT on a quiet machine may find the yes-instance's schedule within the second: then the case
+    must be decided and pass, still within the limit. The DP's process server starts once per
+    process, before the case's clock (timed apart)."""
     dp_processes()
     instance = planted_yes(5, DEFAULT_BOUND, seed=np.random.default_rng((0, 5, 0, 0)))
     report, wall = timed(lambda: run_case(instance, kind="yes", solver=solver, time_limit=LIMIT))
+    assert wall < LIMIT + SLACK, wall
+    if solver == "cpsat" and report.ttft_status == "FEASIBLE":
+        assert report.ok, report.problem
+        return
     assert report.ttft_status == "UNKNOWN" and not report.ok and "time limit" in report.ttft_detail
-    assert 0.9 * LIMIT <= wall < LIMIT + SLACK, wall
+    assert report.undecided and wall >= 0.9 * LIMIT, wall
 
 
 def test_brute_force_stops_at_its_limit():
