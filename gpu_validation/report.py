@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from prefix_sched.errors import OutputError
-from prefix_sched.theory.outputs import atomic_path, check_output_path, write_text
+from prefix_sched.theory.outputs import check_output_path, save_figure, write_text
 
 RESULT_FILE = "validation.json"
 PLOTS = ("time_vs_new_tokens.png", "measured_vs_predicted.png")
@@ -134,12 +134,7 @@ def _pyplot():
 
 def _save(fig, path: Path, option: str) -> Path:
     """Save ``fig`` as a PNG at ``path`` atomically and close it."""
-    plt = _pyplot()
-    try:
-        with atomic_path(path, option) as temporary:
-            fig.savefig(temporary, dpi=110, format="png")
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, option, file_format="png", dpi=110)
     return path
 
 

@@ -34,7 +34,7 @@ from prefix_sched.solvers.policies import PolicySpec
 from prefix_sched.solvers.simulate import simulate
 from prefix_sched.theory.cache import DEFAULT_CACHE, parse_cache
 from prefix_sched.theory.exact import Exact, exact_number
-from prefix_sched.theory.outputs import atomic_path
+from prefix_sched.theory.outputs import save_figure
 from prefix_sched.theory.stream import Stream
 
 
@@ -141,7 +141,7 @@ def plot_comparison(rows: Sequence[ComparisonRow], path: Path | str, option: str
     """Save P99 TTFT against offered load, one line per policy (and cache, if several), log scale.
 
     The format follows the extension (:func:`plot_format`); the file is written atomically
-    (:func:`~prefix_sched.theory.outputs.atomic_path`), so a failed or killed write leaves the old
+    (:func:`~prefix_sched.theory.outputs.save_figure`), so a failed or killed write leaves the old
     file as it was.
     """
     file_format = plot_format(path, option)
@@ -157,11 +157,7 @@ def plot_comparison(rows: Sequence[ComparisonRow], path: Path | str, option: str
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
-    try:
-        with atomic_path(path, option) as temporary:
-            fig.savefig(temporary, dpi=120, format=file_format)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, option, file_format=file_format)
 
 
 def _pyplot():

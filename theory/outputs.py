@@ -104,6 +104,20 @@ def write_text(path: Path | str, text: str, option: str) -> None:
             handle.flush()
 
 
+def save_figure(fig, path: Path | str, option: str, *, file_format: str, dpi: int = 120) -> None:
+    """Save a matplotlib figure at ``path`` atomically (see :func:`atomic_path`), then close it.
+
+    The figure is closed whether or not the write succeeds, so a failed plot leaks nothing.
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path, option) as temporary:
+            fig.savefig(temporary, dpi=dpi, format=file_format)
+    finally:
+        plt.close(fig)
+
+
 def _keep_mode(target: Path, temporary: Path) -> None:
     """Give the new file the old file's mode, or the mode a plain ``open`` would have given it."""
     if target.exists():

@@ -33,7 +33,7 @@ from typing import Any
 
 from prefix_sched.solvers.compare import plot_format
 from prefix_sched.sweep.spec import AS_GIVEN
-from prefix_sched.theory.outputs import atomic_path
+from prefix_sched.theory.outputs import save_figure
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,4 @@ def plot_p99(groups: Sequence[Group], path: Path | str, option: str = "--plot") 
     for ax in list(axes.flat)[len(streams):]:
         ax.set_visible(False)
     fig.tight_layout()
-    try:
-        with atomic_path(path, option) as temporary:
-            fig.savefig(temporary, dpi=120, format=file_format)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, option, file_format=file_format)
