@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.exact import exact_int, exact_number, to_json
+from prefix_sched.theory.exact import Exact, exact_int, exact_number, to_json
 from prefix_sched.theory.stream import Query, Stream
 
 
@@ -96,9 +96,7 @@ def poisson_prefix_tree(
     rng, seed = _rng(seed)
     n = groups * group_size
     permutation = rng.permutation(n)
-    gaps = rng.exponential(1.0 / float(rate), size=n)
-    gaps[0] = 0.0
-    arrivals = np.floor(np.cumsum(gaps)).astype(np.int64).tolist()
+    arrivals = _poisson_arrivals(rng, n, rate)
     base = (("base", base_len),) if base_len else ()
     queries = tuple(
         Query(f"q{i}", base + ((f"g{j // group_size}", prefix_len), (f"s{j}", suffix_len)), arrivals[i])
@@ -150,9 +148,7 @@ def shared_prefix(
     if rate is None:
         arrivals = [0] * n
     else:
-        gaps = rng.exponential(1.0 / float(rate), size=n)
-        gaps[0] = 0.0
-        arrivals = np.floor(np.cumsum(gaps)).astype(np.int64).tolist()
+        arrivals = _poisson_arrivals(rng, n, rate)
     queries = tuple(
         Query(f"q{i}", ((f"sys{j // prompts_per_group}", system_prompt_len),
                         (f"q{j // prompts_per_group}_{j % prompts_per_group}", question_len)),
@@ -165,3 +161,10 @@ def shared_prefix(
         "rate": None if rate is None else to_json(rate), "seed": seed,
     }
     return Stream(queries, meta)
+
+
+def _poisson_arrivals(rng: np.random.Generator, n: int, rate: Exact) -> list[int]:
+    """``n`` Poisson arrivals at ``rate`` per token-time, the first at 0, rounded down to integers."""
+    gaps = rng.exponential(1.0 / float(rate), size=n)
+    gaps[0] = 0.0
+    return np.floor(np.cumsum(gaps)).astype(np.int64).tolist()
