@@ -1,6 +1,6 @@
 """Package discovery for the user's layout, complete by construction.
 
-theory/, solvers/, reductions/ and gpu_validation/ sit at the top of the repository and install as
+theory/, solvers/, reductions/, studies/ and gpu_validation/ sit at the top of the repository and install as
 subpackages of ``prefix_sched``. Every folder with an ``__init__.py`` under each of them (and under
 ``prefix_sched/``) is found here, so a new subpackage can never be left out of the wheel. Everything
 else about the project is in pyproject.toml.
@@ -13,6 +13,7 @@ LAYOUT = {
     "prefix_sched.theory": "theory",
     "prefix_sched.solvers": "solvers",
     "prefix_sched.reductions": "reductions",
+    "prefix_sched.studies": "studies",
     "prefix_sched.gpu_validation": "gpu_validation",
 }
 

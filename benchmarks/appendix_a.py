@@ -20,9 +20,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from prefix_sched.solvers.appendix_a import approx
-from prefix_sched.solvers.policies import parse_policy
-from prefix_sched.solvers.simulate import simulate
+from prefix_sched.solvers.approx.appendix_a import approx
+from prefix_sched.solvers.online.policies import parse_policy
+from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.theory.generators import poisson_prefix_tree
 
 

@@ -6,7 +6,7 @@ smoke run). Every stream is Definition 4 with r = 4, u = 1000, d = 100, seed 0.
 1. LPM under ``lru:CAPACITY`` (``--lpm-capacity``, default 100,000 tokens, about 90 prompts) on a
    backed-up stream (``--lpm-delta``, default 100, far below the ~350 token-times LPM needs per
    query), n = ``--lpm-n`` (20,000): the simulator with the indexed queue
-   (:class:`~prefix_sched.solvers.waiting.MatchIndexQueue`) against the simulator with the naive
+   (:class:`~prefix_sched.solvers.online.waiting.MatchIndexQueue`) against the simulator with the naive
    rescan, orders checked equal (``--naive-decisions all``, the default). With a number instead,
    both queues are replayed through the indexed run's online decisions for that many decisions
    (each checked), and the naive time over the whole run is extrapolated from that prefix in
@@ -32,9 +32,9 @@ import time
 import types
 from pathlib import Path
 
-from prefix_sched.solvers.policies import parse_policy
-from prefix_sched.solvers.simulate import simulate
-from prefix_sched.solvers.waiting import make_queue
+from prefix_sched.solvers.online.policies import parse_policy
+from prefix_sched.solvers.online.simulate import simulate
+from prefix_sched.solvers.online.waiting import make_queue
 from prefix_sched.theory.cache import parse_cache
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 
@@ -107,8 +107,8 @@ def klpm_at_scale(n: int) -> None:
 def load_baseline(revision: str) -> types.ModuleType:
     """The simulator of ``revision`` with that revision's waiting queues and evaluator."""
     modules: dict[str, types.ModuleType] = {}
-    for name, path in (("evaluator", "theory/evaluator.py"), ("waiting", "solvers/waiting.py"),
-                       ("simulate", "solvers/simulate.py")):
+    for name, path in (("evaluator", "theory/evaluator.py"), ("waiting", "solvers/online/waiting.py"),
+                       ("simulate", "solvers/online/simulate.py")):
         code = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:{path}"],
                               capture_output=True, text=True, check=True).stdout
         for other in modules:

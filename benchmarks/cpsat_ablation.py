@@ -15,7 +15,7 @@ import statistics
 import time
 
 from benchmark_streams import bench_stream
-from prefix_sched.solvers.cpsat import solve_cpsat
+from prefix_sched.solvers.exact.cpsat import solve_cpsat
 from prefix_sched.solvers.exact import minimize_max_ttft, warm_start
 
 VARIANTS = {

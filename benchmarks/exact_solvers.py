@@ -21,7 +21,7 @@ import time
 
 from benchmark_streams import bench_stream
 from prefix_sched.solvers.exact import decide, minimize_max_ttft
-from prefix_sched.solvers.mip import decide_mip
+from prefix_sched.solvers.exact.mip import decide_mip
 
 SOLVERS = ("cpsat", "dp", "auto", "mip")
 

@@ -19,13 +19,14 @@ import argparse
 import time
 from pathlib import Path
 
-from prefix_sched.solvers.gap_study import gap_report, trace_rows
-from prefix_sched.solvers.local_search import upper_bound
-from prefix_sched.solvers.lower_bound import _Trie, lower_bound
-from prefix_sched.theory.streamio import read_mooncake
+from prefix_sched.studies.gap import gap_report, trace_rows
+from prefix_sched.solvers.bounds.upper import upper_bound
+from prefix_sched.solvers.bounds.lower import _Trie, lower_bound
+from prefix_sched.theory.formats import read_mooncake
+from prefix_sched.studies.data import MOONCAKE_TRACE, find_shared
 from prefix_sched.theory.stream import Stream
 
-DEFAULT_TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mooncake_conversation_trace.jsonl"
+DEFAULT_TRACE = find_shared(MOONCAKE_TRACE)
 
 
 def _timed(function):

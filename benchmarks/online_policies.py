@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from prefix_sched.solvers.policies import parse_policy
-from prefix_sched.solvers.simulate import simulate
+from prefix_sched.solvers.online.policies import parse_policy
+from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 
 

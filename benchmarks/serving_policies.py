@@ -28,16 +28,17 @@ import dataclasses
 import time
 from pathlib import Path
 
-from prefix_sched.solvers.policies import POLICY_FORMS, parse_policy
-from prefix_sched.solvers.priority import make_policy_queue
-from prefix_sched.solvers.simulate import simulate
+from prefix_sched.solvers.online.policies import POLICY_FORMS, parse_policy
+from prefix_sched.solvers.online.priority import make_policy_queue
+from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.theory.cache import parse_cache
-from prefix_sched.theory.evaluator import integer_timebase
+from prefix_sched.theory.cost import integer_timebase
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 from prefix_sched.theory.stream import Stream
-from prefix_sched.theory.streamio import read_mooncake
+from prefix_sched.theory.formats import read_mooncake
+from prefix_sched.studies.data import MOONCAKE_TRACE, find_shared
 
-TRACE = Path("/work/shared/data/mooncake_conversation_trace.jsonl")
+TRACE = find_shared(MOONCAKE_TRACE)
 POLICIES = ("fcfs", "lpm", "k-lpm:3", "sglang-lpm", "lpm-aging:64", "spf", "shortest-prompt", "lof", "hrrn",
             "dfs-weight", "random")
 INDEXED = ("sglang-lpm", "lpm-aging:64", "spf", "shortest-prompt", "lof", "hrrn", "dfs-weight", "random")

@@ -9,7 +9,7 @@ workers over 1 (the baseline is the 1-worker run of the same executor, in the sa
 the executor's overhead per cell, ``(w T - S) / cells``: worker-seconds not spent computing cells
 (starting workers, moving cells and rows, writing files; for Ray also connecting and scheduling).
 
-The Ray head is :func:`~prefix_sched.sweep.local_ray.loopback_cluster` (2 CPUs, loopback only,
+The Ray head is :func:`~prefix_sched.studies.sweep.local_ray.loopback_cluster` (2 CPUs, loopback only,
 token authentication); ``--workers w`` keeps at most w cells in flight on it.
 
 Run: ``python benchmarks/sweep.py`` (``--n``, ``--executors local,ray``). On a 2-core machine the
@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from prefix_sched.sweep.executors import LocalExecutor, RayExecutor
-from prefix_sched.sweep.results import ResultsFolder
-from prefix_sched.sweep.runner import run_sweep
-from prefix_sched.sweep.spec import read_spec
+from prefix_sched.studies.sweep.executors import LocalExecutor, RayExecutor
+from prefix_sched.studies.sweep.results import ResultsFolder
+from prefix_sched.studies.sweep.runner import run_sweep
+from prefix_sched.studies.sweep.spec import read_spec
 
 CALIBRATION = "sum(i * i for i in range(8_000_000))"  # about 1 s of one core
 SPEC = """
@@ -113,7 +113,7 @@ def main() -> None:
         if "local" in executors:
             measure("local", LocalExecutor, spec, root, reference)
         if "ray" in executors:
-            from prefix_sched.sweep.local_ray import loopback_cluster
+            from prefix_sched.studies.sweep.local_ray import loopback_cluster
 
             with loopback_cluster(num_cpus=2) as head:
                 os.environ.update(head.env)  # before ray is imported: loopback only, the head's token

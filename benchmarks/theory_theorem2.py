@@ -1,12 +1,10 @@
 """Bigger Theorem 2 runs than the tests: Monte Carlo frequencies up to n = 10^4, adversarial search,
 Corollary 3's regime, the P99-vs-rate table. Usage: python benchmarks/theory_theorem2.py"""
 
-from prefix_sched.solvers.adversary import adversarial_search
-from prefix_sched.solvers.p99_rate import p99_vs_rate
-from prefix_sched.solvers.theorem2_study import corollary3_runs, klpm_spec, monte_carlo
-from prefix_sched.theory import bounds
-
-
+from prefix_sched.studies.adversary import adversarial_search
+from prefix_sched.studies.p99_rate import p99_vs_rate
+from prefix_sched.studies.theorem2 import corollary3_runs, klpm_spec, monte_carlo
+from prefix_sched.theory.theorem2 import bounds
 def main() -> None:
     print("Monte Carlo, batch view, r=4 u=20 d=2 Delta=5 eps=1/4 (held/trials, proof's failure bound)")
     for row in monte_carlo(ns=(16, 64, 256, 1024, 4096, 10000), trials=20, seed=0):

@@ -22,12 +22,12 @@ import numpy as np
 
 from prefix_sched.reductions.three_partition import DEFAULT_BOUND, planted_yes
 from prefix_sched.reductions.verify import dp_processes, run_case
-from prefix_sched.solvers.appendix_a import approx
-from prefix_sched.solvers.cpsat import solve_cpsat
-from prefix_sched.solvers.dp import feasible_endings
-from prefix_sched.solvers.drops import fewest_drops
+from prefix_sched.solvers.approx.appendix_a import approx
+from prefix_sched.solvers.exact.cpsat import solve_cpsat
+from prefix_sched.solvers.exact.dp import feasible_endings
+from prefix_sched.solvers.exact.drops import fewest_drops
 from prefix_sched.solvers.exact import decide, minimize_max_ttft, minimize_violations, warm_start
-from prefix_sched.solvers.mip import decide_mip
+from prefix_sched.solvers.exact.mip import decide_mip
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 
 

@@ -10,7 +10,7 @@
 3. Replay: each policy orders the stream in the model (with the fitted ``alpha``); the engine
    prefills the queries in that order reusing the previous prompt's cache (``ov`` tokens, as the
    evaluator counts them) and times every prefill.
-4. Compare (:mod:`~prefix_sched.gpu_validation.compare`): measured against predicted service and
+4. Compare (:mod:`~prefix_sched.gpu_validation.agreement`): measured against predicted service and
    completion times and TTFTs, and the policies' rankings by max and p99 TTFT.
 
 The result is one JSON-ready dict holding the settings, the environment (device name, dtype,
@@ -29,16 +29,16 @@ from typing import Any
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.gpu_validation.compare import ScheduleTimes, pairwise_agreement
+from prefix_sched.gpu_validation.agreement import ScheduleTimes, pairwise_agreement
 from prefix_sched.gpu_validation.fit import CostFit, DegenerateFitError, fit_cost_model, r_squared
 from prefix_sched.gpu_validation.models import (
     build_model, check_device, device_dtype, flop_alpha, get_shape, prefill_flops,
 )
 from prefix_sched.gpu_validation.replay import Prefill, PrefixCacheEngine, measure_matmul_peak
 from prefix_sched.gpu_validation.tokens import prompt_token_ids, segment_token_ids
-from prefix_sched.solvers.policies import PolicySpec
-from prefix_sched.solvers.simulate import simulate
-from prefix_sched.theory.exact import to_json
+from prefix_sched.solvers.online.policies import PolicySpec
+from prefix_sched.solvers.online.simulate import simulate
+from prefix_sched.theory.numbers import to_json
 from prefix_sched.theory.stream import Stream
 
 RESULT_FORMAT = "prefix-sched.validation"

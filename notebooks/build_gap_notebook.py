@@ -9,18 +9,18 @@ HERE = Path(__file__).parent
 CELLS = [
     ("md", "# 8. How far from optimal? Certified lower bounds and every policy's gap\n\n"
            "For a stream of any size the toolkit brackets the least possible max TTFT `T*`: a **certified "
-           "lower bound** (`prefix_sched.solvers.lower_bound`: the window bound over all windows of "
+           "lower bound** (`prefix_sched.solvers.bounds.lower`: the window bound over all windows of "
            "arrivals, and under Definition 2 the runs bound; each proved in the module docstring) and the "
-           "**best schedule found** (`prefix_sched.solvers.local_search`: FCFS, LPM, k-LPM, grouped EDF and "
+           "**best schedule found** (`prefix_sched.solvers.bounds.upper`: FCFS, LPM, k-LPM, grouped EDF and "
            "a window local search whose every change the evaluator confirms). A policy's gap "
            "`(max TTFT - bound) / bound` is an upper bound on how far it is from optimal. The loops live in "
-           "`prefix_sched.solvers.gap_study`; full-size numbers (the whole Mooncake conversation trace, "
+           "`prefix_sched.studies.gap`; full-size numbers (the whole Mooncake conversation trace, "
            "Definition 4 at n = 10^4) are in `docs/gap.md`, from `benchmarks/gap.py`."),
     ("code", "from pathlib import Path\n"
              "import matplotlib.pyplot as plt\n"
-             "from prefix_sched.solvers.gap_study import definition4_rows, exact_rows, trace_rows, trace_slice\n"
+             "from prefix_sched.studies.gap import definition4_rows, exact_rows, trace_rows, trace_slice\n"
              "from prefix_sched.theory.generators import regular_arrival_shuffled_queue\n"
-             "from prefix_sched.theory.streamio import read_mooncake\n"
+             "from prefix_sched.theory.formats import read_mooncake\n"
              "excerpt = read_mooncake(Path('..') / 'tests' / 'data' / 'mooncake_conversation_head300.jsonl', 20)"),
     ("md", "## Where the optimum is known\n\n"
            "Small streams that the exact engine (DP, then CP-SAT) solves: Definition 4 (r = 4, u = 100, d = 5) "

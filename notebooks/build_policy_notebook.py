@@ -8,20 +8,20 @@ HERE = Path(__file__).parent
 
 CELLS = [
     ("md", "# 7. The policies serving systems run, next to k-LPM, under every cache model\n\n"
-           "Every registered policy (`prefix_sched.solvers.policies`: FCFS, LPM, k-LPM, SGLang's LPM with its "
+           "Every registered policy (`prefix_sched.solvers.online.policies`: FCFS, LPM, k-LPM, SGLang's LPM with its "
            "FCFS fallback above 128 waiting requests, LPM with aging, shortest prefill first, shortest prompt, "
            "longest output first, HRRN, SGLang's DFS-weight and random) on three workloads, online, at "
            "alpha = 0: the Mooncake conversation trace under Definition 2's one-prompt cache `last` and an "
            "LRU radix cache, Definition 4 inside Corollary 3's region, and SGLang bench_serving's "
            "generated-shared-prefix workload. Each run reports P99 TTFT, the most decisions any query waited "
            "(starvation) and Jain's index of per-query slowdown. Times are Definition 2 token-times; the "
-           "loops are `prefix_sched.solvers.policy_study`."),
+           "loops are `prefix_sched.studies.policies`."),
     ("code", "import time\n"
              "import matplotlib.pyplot as plt\n"
-             "from prefix_sched.solvers.policies import parse_policy\n"
-             "from prefix_sched.solvers.policy_study import (STUDY_POLICIES, definition4_rows, mooncake_rows,\n"
+             "from prefix_sched.solvers.online.policies import parse_policy\n"
+             "from prefix_sched.studies.policies import (STUDY_POLICIES, definition4_rows, mooncake_rows,\n"
              "                                              shared_prefix_rows, plot_study, summary)\n"
-             "from prefix_sched.solvers.simulate import simulate\n"
+             "from prefix_sched.solvers.online.simulate import simulate\n"
              "from prefix_sched.theory.stream import Query, Stream\n"
              "started = time.perf_counter()\n"
              "\n"
@@ -34,7 +34,7 @@ CELLS = [
            "A = s4 x2 arrives at 0 and runs alone (0-6), caching s4 x2; then B = t3, C = s4 y2, "
            "D = s4 x2 z1, E = u1 wait (output lengths 9, 2, 5, 0). LPM and DFS-weight take D (it extends the "
            "cached prompt), SPF takes D (one uncached token, older than E), shortest-prompt E, LOF B, HRRN D "
-           "(ratio 4/1). tests/test_serving_policies.py works every order out by hand."),
+           "(ratio 4/1). tests/solvers/online/test_serving_policies.py works every order out by hand."),
     ("code", "rows = [((('s', 4), ('x', 2)), 0, 1), ((('t', 3),), 1, 9), ((('s', 4), ('y', 2)), 1, 2),\n"
              "        ((('s', 4), ('x', 2), ('z', 1)), 2, 5), ((('u', 1),), 3, 0)]\n"
              "five = Stream(tuple(Query(n, p, a, output_length=o) for n, (p, a, o) in zip('ABCDE', rows)))\n"

@@ -28,10 +28,10 @@ def main():
            "TTFT `= c_i - t_i`. All numbers below come from the toolkit's evaluator, in exact arithmetic."),
         code("from fractions import Fraction\n"
              "import matplotlib.pyplot as plt\n"
-             "from prefix_sched.theory.evaluator import prefill_cost\n"
-             "from prefix_sched.solvers.policies import parse_policy\n"
-             "from prefix_sched.solvers.simulate import simulate\n"
-             "from prefix_sched.theory.theorem2 import definition4_stream\n"
+             "from prefix_sched.theory.cost import prefill_cost\n"
+             "from prefix_sched.solvers.online.policies import parse_policy\n"
+             "from prefix_sched.solvers.online.simulate import simulate\n"
+             "from prefix_sched.theory.theorem2.definition4 import definition4_stream\n"
              "prefill_cost(10, 5), prefill_cost(10, 5, Fraction(1, 10))"),
         md("## The toy example\n\nFour queries `u1d1, u2d3, u1d2, u2d4` (u = d = 5 tokens, alpha = 0), all at "
            "time 0 (Delta = 0). FCFS serves them as they came and reuses nothing; LPM groups the users."),
@@ -54,13 +54,13 @@ def main():
 
     build("03_theorem2.ipynb", [
         md("# 3. Theorem 2 and Corollary 3: bounds against simulation\n\n"
-           "The bounds are derived with sympy in `prefix_sched.theory.bounds` (see THEORY.md). The theorem's "
+           "The bounds are derived with sympy in `prefix_sched.theory.theorem2.bounds` (see THEORY.md). The theorem's "
            "setting is the *batch view*: processing starts at `s = (n-1) Delta`, after the last arrival. "
            "k-LPM is the toolkit's `k-lpm` with `k = r - 1` and `cycle_start='fcfs'`."),
         code("import matplotlib.pyplot as plt\n"
-             "from prefix_sched.theory import bounds\n"
-             "from prefix_sched.solvers.theorem2_study import monte_carlo, corollary3_runs, smallest_counterexample, klpm_spec\n"
-             "from prefix_sched.solvers.adversary import adversarial_search\n"
+             "from prefix_sched.theory.theorem2 import bounds\n"
+             "from prefix_sched.studies.theorem2 import monte_carlo, corollary3_runs, smallest_counterexample, klpm_spec\n"
+             "from prefix_sched.studies.adversary import adversarial_search\n"
              "for st in bounds.STATEMENTS:\n"
              "    print(f'{st.name} [{st.status}]\\n   {st.direction} bound: {st.bound}')"),
         md("## The derivation: where the proof's lines cross"),
@@ -94,7 +94,7 @@ def main():
            "Poisson arrivals; groups of 4 prompts share a 4000-token user history, each with a 100-token "
            "suffix; served online by k-LPM for k in {0, 1, 2, 3, 4, inf} (k = 0 is FCFS, inf is LPM), "
            "uniformly random LPM ties. Bands show min-max over 5 seeds, lines the median."),
-        code("from prefix_sched.solvers.p99_rate import p99_vs_rate, plot_p99_vs_rate\n"
+        code("from prefix_sched.studies.p99_rate import p99_vs_rate, plot_p99_vs_rate\n"
              "rates = ['1/6000', '1/5000', '1/4000', '1/3000', '1/2000', '1/1500', '1/1200']\n"
              "rows = p99_vs_rate(rates, groups=100, seeds=(0, 1, 2, 3, 4))\n"
              "plot_p99_vs_rate(rows);"),

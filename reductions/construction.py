@@ -70,7 +70,7 @@ Proof, schedule => partition. Take an order with every TTFT ``<= T``.
    ``I_j`` (in the order: those between ``x_{j-1}`` and ``x_j``) sum to exactly ``B``, and
    ``B/4 < a_i < B/2`` makes them three. These groups are a 3-partition. QED
 
-Why each part is there (``tests/test_reduction_necessity.py`` checks each with the solvers):
+Why each part is there (``tests/reductions/test_construction_necessity.py`` checks each with the solvers):
 ``s`` closes the window's left end (without it an X query runs before ``T`` and its twin is paid
 for inside the window, which lets the gaps take sums other than ``B``); ``e`` closes the right end
 (without it Y queries are paid for after the window and every instance is feasible); ``y_j``
@@ -79,7 +79,7 @@ every instance is infeasible); ``T`` is the least bound for which the A queries 
 ``T - 1``, every instance is infeasible, as step 6 then puts the last group past ``t_A + T``).
 
 What it leaves out: deciding either side (:mod:`prefix_sched.reductions.three_partition`,
-:mod:`prefix_sched.solvers.dp`); the battery (:mod:`prefix_sched.reductions.verify`).
+:mod:`prefix_sched.solvers.exact.dp`); the battery (:mod:`prefix_sched.reductions.verify`).
 
 Examples
 --------

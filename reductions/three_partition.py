@@ -47,9 +47,9 @@ from typing import Any
 import numpy as np
 
 from prefix_sched.errors import FormatError, InputError
-from prefix_sched.theory.exact import brief
+from prefix_sched.theory.numbers import brief
 from prefix_sched.theory.outputs import write_text
-from prefix_sched.theory.streamio import check_nesting, read_json_document
+from prefix_sched.theory.formats import check_nesting, read_json_document
 
 INSTANCE_FORMAT = "prefix-sched.3-partition"
 VERSION = 1
@@ -184,7 +184,7 @@ def from_json(record: object, where: str = "3-PARTITION instance") -> ThreeParti
 def read_instance(path: Path | str) -> ThreePartition:
     """Read an instance file; FormatError naming the file when it cannot be read or is invalid.
 
-    The file is read by :func:`~prefix_sched.theory.streamio.read_json_document`: invalid UTF-8, a
+    The file is read by :func:`~prefix_sched.theory.formats.read_json_document`: invalid UTF-8, a
     binary file, NaN, JSON nested too deeply and the like are one-line FormatErrors naming the
     file and the line; a wrong field names the file, the field and the value.
     """

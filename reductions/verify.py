@@ -42,10 +42,10 @@ from prefix_sched.errors import InputError
 from prefix_sched.provenance import package_versions
 from prefix_sched.solvers import exact
 from prefix_sched.solvers.deadline import Deadline
-from prefix_sched.solvers.dp import feasible_endings
+from prefix_sched.solvers.exact.dp import feasible_endings
 from prefix_sched.solvers.status import Solver, Status, parse_solver
 from prefix_sched.theory.evaluator import Evaluation, evaluate
-from prefix_sched.theory.exact import exact_number
+from prefix_sched.theory.numbers import exact_number
 from prefix_sched.theory.stream import Stream
 
 from prefix_sched.reductions.construction import (
@@ -111,7 +111,7 @@ def decide_ttft(
 ) -> TTFTVerdict:
     """Decide TTFT feasibility of ``stream`` under bound ``ttft`` (alpha = 0) with an exact solver.
 
-    ``dp`` runs :func:`~prefix_sched.solvers.dp.feasible_endings` in a child process that is
+    ``dp`` runs :func:`~prefix_sched.solvers.exact.dp.feasible_endings` in a child process that is
     stopped when ``time_limit`` (seconds, or a :class:`~prefix_sched.solvers.deadline.Deadline`
     shared with the caller; the child's start-up counts) passes, and the answer is then UNKNOWN;
     ``cpsat`` runs :func:`prefix_sched.solvers.exact.decide` with CP-SAT alone (no warm-start

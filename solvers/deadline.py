@@ -33,7 +33,7 @@ import math
 import time
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.exact import exact_number
+from prefix_sched.theory.numbers import exact_number
 
 CHECK_EVERY = 1024  # cheap loop steps between two clock reads (a mask: keep it a power of two)
 CHECK_EXPANSIONS = 16  # search states expanded between two clock reads (each tries many successors)

@@ -9,7 +9,7 @@
   :func:`parse_objective` and :func:`parse_solver` are the only places they are read, and a
   misspelt name is an :class:`~prefix_sched.errors.InputError` naming it and the valid ones.
 
-What it leaves out: policy names (:mod:`~prefix_sched.solvers.policies` parses those) and the
+What it leaves out: policy names (:mod:`~prefix_sched.solvers.online.policies` parses those) and the
 engines themselves.
 
 Examples

@@ -1,9 +1,10 @@
 """The packages stack as STYLE.md says ("How the packages stack"): a lower layer never imports a higher one.
 
 Layers, lowest first: the foundation (``prefix_sched`` itself, ``errors``, ``provenance``) <-
-``theory`` <- ``solvers`` (policies, the simulator, exact engines, and the studies that run
-policies) <- ``reductions`` <- ``gpu_validation`` <- the CLI (``prefix_sched.cli``,
-``prefix_sched.commands``, ``prefix_sched.sweep``).
+``theory`` <- ``solvers`` (inside it, lowest first: its base ``status`` and ``deadline``, then
+``online``, ``serving``, ``exact``, ``approx``, ``bounds``) <- ``reductions`` <- ``studies`` (every loop that
+runs solvers to check a claim or draw a figure, and the sweep engine) <- ``gpu_validation`` <- the
+CLI (``prefix_sched.cli``, ``prefix_sched.commands``).
 
 Every module of the installed package folders is read with :mod:`ast` (nothing is imported to scan
 it) and every import it can make is collected: at module level, inside functions and classes (a
@@ -35,12 +36,18 @@ import pytest
 LAYERS = (
     ("foundation", ("prefix_sched", "prefix_sched.errors", "prefix_sched.provenance")),
     ("theory", ("prefix_sched.theory",)),
-    ("solvers", ("prefix_sched.solvers",)),
+    ("solvers base", ("prefix_sched.solvers",)),
+    ("solvers.online", ("prefix_sched.solvers.online",)),
+    ("solvers.serving", ("prefix_sched.solvers.serving",)),
+    ("solvers.exact", ("prefix_sched.solvers.exact",)),
+    ("solvers.approx", ("prefix_sched.solvers.approx",)),
+    ("solvers.bounds", ("prefix_sched.solvers.bounds",)),
     ("reductions", ("prefix_sched.reductions",)),
+    ("studies", ("prefix_sched.studies",)),
     ("gpu_validation", ("prefix_sched.gpu_validation",)),
-    ("cli", ("prefix_sched.cli", "prefix_sched.commands", "prefix_sched.sweep")),
+    ("cli", ("prefix_sched.cli", "prefix_sched.commands")),
 )
-PACKAGES = ("prefix_sched.theory", "prefix_sched.solvers", "prefix_sched.reductions",
+PACKAGES = ("prefix_sched.theory", "prefix_sched.solvers", "prefix_sched.reductions", "prefix_sched.studies",
             "prefix_sched.gpu_validation", "prefix_sched")
 ROOT = "prefix_sched"
 
@@ -174,14 +181,15 @@ def scan(modules: dict[str, Path]) -> tuple[list[str], list[str], nx.DiGraph]:
 
 
 def test_scan_covers_every_layer_and_the_cli():
-    """The scan sees all five package folders (a wrong location would make the test vacuous),
-    including the CLI's commands and the sweep package."""
+    """The scan sees all six package folders (a wrong location would make the test vacuous),
+    including the CLI's commands, every solver kind and the sweep package."""
     layers = {LAYERS[layer_of(name)][0] for name in MODULES if layer_of(name) is not None}
     assert layers == {name for name, _ in LAYERS}
-    for name in ("prefix_sched.theory.evaluator", "prefix_sched.solvers.simulate", "prefix_sched.cli",
-                 "prefix_sched.commands.simulate_cmd", "prefix_sched.reductions.verify"):
+    for name in ("prefix_sched.theory.evaluator", "prefix_sched.solvers.online.simulate", "prefix_sched.cli",
+                 "prefix_sched.commands.simulate_cmd", "prefix_sched.reductions.verify",
+                 "prefix_sched.solvers.exact.dp", "prefix_sched.studies.gap"):
         assert name in MODULES
-    assert any(name.startswith("prefix_sched.sweep.") for name in MODULES)
+    assert any(name.startswith("prefix_sched.studies.sweep.") for name in MODULES)
 
 
 def test_no_module_imports_a_higher_layer():
@@ -218,11 +226,11 @@ def test_every_module_imports_first_in_a_fresh_interpreter(package):
 
 BAD_THEORY = '''"""A theory module that reaches up four ways.
 
->>> from prefix_sched.solvers.simulate import simulate
+>>> from prefix_sched.solvers.online.simulate import simulate
 """
-from prefix_sched.theory import bounds
+from prefix_sched.theory.theorem2 import bounds
 from . import evaluator
-from ..solvers import policies
+from ..solvers.online import policies
 
 
 def lazy():
@@ -238,15 +246,15 @@ def test_scanner_finds_every_kind_of_upward_import(tmp_path):
     path, empty = tmp_path / "bad.py", tmp_path / "empty.py"
     path.write_text(BAD_THEORY)
     empty.write_text("")
-    modules = {"prefix_sched.theory.bad": path, "prefix_sched.theory.bounds": empty,
+    modules = {"prefix_sched.theory.bad": path, "prefix_sched.theory.theorem2.bounds": empty,
                "prefix_sched.theory.evaluator": empty}
     violations, unplaced, _ = scan({"prefix_sched.theory.bad": path})
     assert unplaced == []
     found = sorted((int(v.split(":")[1]), v.rsplit(", ", 1)[1]) for v in violations)
     assert found == [(3, "doctest"), (7, "module level"), (11, "in a function"), (13, "import_module")]
-    assert any("prefix_sched.solvers.policies" in v for v in violations)
+    assert any("prefix_sched.solvers.online.policies" in v for v in violations)
     _, _, graph = scan(modules)
-    assert set(graph.successors("prefix_sched.theory.bad")) == {"prefix_sched.theory.bounds",
+    assert set(graph.successors("prefix_sched.theory.bad")) == {"prefix_sched.theory.theorem2.bounds",
                                                               "prefix_sched.theory.evaluator"}
 
 
@@ -254,12 +262,15 @@ def test_scanner_claims_no_unknown_module_and_orders_the_layers(tmp_path):
     path = tmp_path / "x.py"
     path.write_text("import prefix_sched.errors\nfrom prefix_sched import theory\n")
     assert scan({"prefix_sched.extra": path})[1] == ["prefix_sched.extra"]
-    assert scan({"prefix_sched.sweep.x": path})[0] == []
+    assert scan({"prefix_sched.studies.sweep.x": path})[0] == []
     assert [layer_of(x) for x in ("prefix_sched", "prefix_sched.errors", "prefix_sched.theory.cache",
-                                  "prefix_sched.solvers.adversary", "prefix_sched.reductions",
-                                  "prefix_sched.gpu_validation.fit", "prefix_sched.sweep.spec",
-                                  "prefix_sched.commands.common", "prefix_sched.cli")] \
-        == [0, 0, 1, 2, 3, 4, 5, 5, 5]
+                                  "prefix_sched.solvers.status", "prefix_sched.solvers.online.simulate",
+                                  "prefix_sched.solvers.exact", "prefix_sched.solvers.approx.blocks",
+                                  "prefix_sched.solvers.bounds.lower", "prefix_sched.reductions",
+                                  "prefix_sched.studies.adversary", "prefix_sched.studies.sweep.spec",
+                                  "prefix_sched.gpu_validation.fit", "prefix_sched.commands.common",
+                                  "prefix_sched.cli")] \
+        == [0, 0, 1, 2, 3, 5, 6, 7, 8, 9, 9, 10, 11, 11]
     assert layer_of("prefix_schedule") is None and layer_of("prefix_sched.extra") is None
 
 

@@ -47,20 +47,12 @@ from fractions import Fraction
 
 from prefix_sched.errors import InputError
 from prefix_sched.theory.cache import DEFAULT_CACHE, CacheModel, parse_cache
-from prefix_sched.theory.exact import Exact, exact_int, exact_number, normalize
+from prefix_sched.theory.cost import integer_timebase, scaled_cost
+from prefix_sched.theory.numbers import Exact, exact_int, exact_number, normalize
 from prefix_sched.theory.prompt import Prompt, overlap, prompt_length
 from prefix_sched.theory.stream import Stream
 
 PERCENTILE_METHODS = ("linear", "inverted_cdf")
-
-
-def prefill_cost(length: int, reused: int, alpha: Exact = 0) -> Exact:
-    """Return ``(|p| - ov) + alpha (|p|^2 - ov^2)``, the Definition 2 cost of one query.
-
-    >>> prefill_cost(10, 5), prefill_cost(10, 5, Fraction(1, 10))
-    (5, Fraction(25, 2))
-    """
-    return normalize((length - reused) + alpha * (length * length - reused * reused))
 
 
 @dataclass(frozen=True)
@@ -164,7 +156,7 @@ def evaluate(
         arrival = scaled_arrivals[index]
         length = lengths[index]
         start = clock if clock > arrival else arrival
-        clock = start + scale * (length - shared) + alpha_scaled * (length * length - shared * shared)
+        clock = start + scaled_cost(length, shared, scale, alpha_scaled)
         starts.append(start)
         completions.append(clock)
 
@@ -181,53 +173,6 @@ def evaluate(
     return Evaluation(
         order, tuple(starts), tuple(completions), tuple(ttft), tuple(reused), alpha, batch_size, cache.spec
     )
-
-
-def integer_timebase(stream: Stream, alpha: Exact) -> tuple[int, int, list[int]]:
-    """Return ``(D, alpha * D, [t_i * D])`` with ``D`` the least common denominator of alpha and
-    the arrivals, so that Definition 2 can be computed in integers (times are then in units of
-    ``1/D`` token-time).
-
-    >>> from prefix_sched.theory.stream import Stream
-    >>> integer_timebase(Stream.from_records([("a", (("x", 1),), "1/2")]), Fraction(1, 3))
-    (6, 2, [3])
-    """
-    arrivals = [q.arrival for q in stream.queries]
-    if type(alpha) is int and all(type(t) is int for t in arrivals):
-        return 1, alpha, arrivals
-    scale = math.lcm(Fraction(alpha).denominator, *(Fraction(t).denominator for t in arrivals))
-    if scale == 1:
-        return 1, int(alpha), arrivals
-    return scale, int(alpha * scale), [int(t * scale) for t in arrivals]
-
-
-def scaled_cost_matrix(prompts: list[Prompt], initial: Prompt, scale: int, alpha_scaled: int) -> list[list[int]]:
-    """``cost[i][j]``: Definition 2's cost of prompt ``j`` right after prompt ``i``, times ``scale``
-    (with ``alpha_scaled = alpha * scale``); the last row is for the ``initial`` cache.
-
-    Prompts whose first segments differ share nothing, so each row starts from the full costs and
-    overlaps are computed only within groups of prompts with one first segment.
-
-    >>> scaled_cost_matrix([(("u", 5), ("a", 5)), (("u", 5), ("b", 5))], (), 1, 0)
-    [[0, 5], [5, 0], [10, 10]]
-    """
-    lengths = [prompt_length(p) for p in prompts]
-
-    def cost(j: int, shared: int) -> int:
-        return scale * (lengths[j] - shared) + alpha_scaled * (lengths[j] * lengths[j] - shared * shared)
-
-    full = [cost(j, 0) for j in range(len(prompts))]
-    groups: dict[object, list[int]] = {}
-    for j, prompt in enumerate(prompts):
-        if prompt:
-            groups.setdefault(prompt[0], []).append(j)
-    matrix = []
-    for previous in list(prompts) + [initial]:
-        row = full.copy()
-        for j in groups.get(previous[0], ()) if previous else ():
-            row[j] = cost(j, overlap(prompts[j], previous))
-        matrix.append(row)
-    return matrix
 
 
 def check_order(order: Sequence[int], n: int) -> tuple[int, ...]:

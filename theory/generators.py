@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.exact import Exact, exact_int, exact_number, to_json
+from prefix_sched.theory.numbers import Exact, exact_int, exact_number, to_json
 from prefix_sched.theory.stream import Query, Stream
 
 

@@ -8,7 +8,10 @@ synced, then renamed over the target. A kill leaves either the old file or the w
 a truncated or empty file; a failed write is an :class:`~prefix_sched.errors.OutputError` naming
 the path and the option, and the temporary file is removed.
 
-What it leaves out: what goes into the files (:mod:`~prefix_sched.theory.streamio` and the
+Figures: :func:`plot_format` checks, before the work, that matplotlib can write a plot's
+extension; :func:`save_figure` writes the figure atomically and closes it.
+
+What it leaves out: what goes into the files (:mod:`~prefix_sched.theory.formats` and the
 commands) and writing to standard output (``-``), which the caller handles.
 
 Examples
@@ -126,3 +129,24 @@ def _keep_mode(target: Path, temporary: Path) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
+
+
+def plot_format(path: Path | str, option: str = "--plot") -> str:
+    """The format matplotlib writes ``path`` in, from its extension; OutputError if it writes none.
+
+    Check it before the work, so that ``--plot p99.txt`` costs nothing.
+
+    >>> plot_format("p99.png"), plot_format("p99.PDF")
+    ('png', 'pdf')
+    >>> plot_format("p99.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.OutputError: --plot: cannot write p99.txt: matplotlib writes no '.txt' files (use .png, ...)
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    extension = Path(path).suffix.lower().removeprefix(".")
+    if extension not in FigureCanvasBase.get_supported_filetypes():
+        kind = f"{Path(path).suffix!r} files" if extension else "files without an extension"
+        raise OutputError(f"{option}: cannot write {path}: matplotlib writes no {kind} (use .png, .pdf, .svg)")
+    return extension

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.exact import brief
+from prefix_sched.theory.numbers import brief
 
 SegmentId = int | str
 Segment = tuple[SegmentId, int]

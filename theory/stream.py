@@ -34,7 +34,7 @@ from types import MappingProxyType
 from typing import Any
 
 from prefix_sched.errors import InputError, StreamError
-from prefix_sched.theory.exact import Exact, brief, exact_number
+from prefix_sched.theory.numbers import Exact, brief, exact_number
 from prefix_sched.theory.prompt import Prompt, check_segment_id, make_prompt, prompt_length
 
 QueryId = int | str

@@ -1,6 +1,6 @@
 """``prefix-sched approx STREAM --ttft T --eps 0.1``: Appendix A's certify-or-schedule algorithm.
 
-Runs the repaired block decomposition (:mod:`prefix_sched.solvers.appendix_a`): either a
+Runs the repaired block decomposition (:mod:`prefix_sched.solvers.approx.appendix_a`): either a
 certificate that no schedule meets T for all queries, or a schedule, checked by the evaluator,
 whose (1 - eps) percentile TTFT (nearest rank) is at most T, with the dropped queries served last.
 
@@ -22,10 +22,10 @@ from prefix_sched.commands.common import (
     add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, named, not_applicable,
     number, progress_bar, stdout,
 )
-from prefix_sched.solvers.appendix_a import APPENDIX_A, DEFAULT_MAX_STATES, approx
+from prefix_sched.solvers.approx.appendix_a import APPENDIX_A, DEFAULT_MAX_STATES, approx
 from prefix_sched.theory.cache import require_last_prompt
 from prefix_sched.theory.outputs import atomic_path, check_output_path
-from prefix_sched.theory.streamio import write_schedule
+from prefix_sched.theory.formats import write_schedule
 
 SHOWN = 20
 DEFAULT_EPS = Fraction(1, 10)

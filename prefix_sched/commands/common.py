@@ -54,10 +54,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from prefix_sched.errors import (
     EXIT_BAD_INPUT, EXIT_CHECK_FAILED, CheckFailed, InputError, PrefixSchedError,
 )
-from prefix_sched.solvers.policies import parse_k
-from prefix_sched.theory.exact import Exact, brief, exact_number
+from prefix_sched.solvers.online.policies import parse_k
+from prefix_sched.theory.numbers import Exact, brief, exact_number
 from prefix_sched.theory.stream import Stream
-from prefix_sched.theory.streamio import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
+from prefix_sched.theory.formats import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
 
 FORMATS = ("stream", "mooncake")
 EXIT_INTERRUPTED = 130

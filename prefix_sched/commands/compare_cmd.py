@@ -10,7 +10,9 @@ from prefix_sched.commands.common import (
     add_stream_arguments, check_stream_arguments, fmt, load_stream, number, refuse_repeats, stdout,
 )
 from prefix_sched.commands.simulate_cmd import DEFAULT_SEED, add_policy_arguments, cache_spec, policy_specs
-from prefix_sched.solvers.compare import compare_policies, offered_load, plot_comparison, plot_format
+from prefix_sched.studies.load_comparison import compare_policies, plot_comparison
+from prefix_sched.theory.load import offered_load
+from prefix_sched.theory.outputs import plot_format
 from prefix_sched.theory.cache import CACHE_SPECS, DEFAULT_CACHE
 from prefix_sched.theory.outputs import check_output_path
 

@@ -16,7 +16,7 @@ from prefix_sched.commands.common import (
 from prefix_sched.theory.cache import CACHE_SPECS, parse_cache
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.outputs import check_output_path
-from prefix_sched.theory.streamio import read_schedule, write_schedule
+from prefix_sched.theory.formats import read_schedule, write_schedule
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

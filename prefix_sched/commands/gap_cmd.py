@@ -1,13 +1,13 @@
 """``prefix-sched gap STREAM``: how far is each policy from the best possible max TTFT?
 
 The answer is a bracket ``[bound, best]`` on the least possible max TTFT ``T*``: ``bound`` is
-certified (:mod:`~prefix_sched.solvers.lower_bound`: the window of arrivals that proves it is
-printed), ``best`` is the best schedule found (:mod:`~prefix_sched.solvers.local_search`: the
+certified (:mod:`~prefix_sched.solvers.bounds.lower`: the window of arrivals that proves it is
+printed), ``best`` is the best schedule found (:mod:`~prefix_sched.solvers.bounds.upper`: the
 policies, grouped EDF and the window local search, every schedule re-checked by the evaluator).
 Each policy's gap is ``(its max TTFT - bound) / bound``: an upper bound on how far it is from
 optimal. ``--json FILE`` writes the report (``prefix-sched.gap`` version 1) with top-level
 ``lower_bound`` and ``upper_bound`` and, per policy, ``max_ttft`` and ``gap``; numbers are exact,
-an integer or a ratio string ``"p/q"`` (:func:`~prefix_sched.theory.exact.to_json`). Exit status 0
+an integer or a ratio string ``"p/q"`` (:func:`~prefix_sched.theory.numbers.to_json`). Exit status 0
 when it ran, 2 on bad input.
 """
 
@@ -24,12 +24,12 @@ from prefix_sched.commands.common import (
 )
 from prefix_sched.commands.simulate_cmd import DEFAULT_SEED, add_policy_arguments, cache_spec, policy_specs
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.compare import offered_load, rescale_to_load
+from prefix_sched.theory.load import offered_load, rescale_to_load
 from prefix_sched.solvers.deadline import Deadline
-from prefix_sched.solvers.gap_study import GapReport, gap_report
-from prefix_sched.solvers.local_search import DEFAULT_WINDOW, MAX_WINDOW
+from prefix_sched.studies.gap import GapReport, gap_report
+from prefix_sched.solvers.bounds.upper import DEFAULT_WINDOW, MAX_WINDOW
 from prefix_sched.theory.cache import CACHE_SPECS, DEFAULT_CACHE
-from prefix_sched.theory.exact import to_json
+from prefix_sched.theory.numbers import to_json
 from prefix_sched.theory.outputs import check_output_path, write_text
 
 REPORT_FORMAT = "prefix-sched.gap"

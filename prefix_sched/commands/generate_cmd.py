@@ -8,10 +8,10 @@ import sys
 
 from prefix_sched.commands.common import integer, number
 from prefix_sched.errors import InputError
-from prefix_sched.theory.exact import Exact, brief
+from prefix_sched.theory.numbers import Exact, brief
 from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue, shared_prefix
 from prefix_sched.theory.outputs import check_output_path
-from prefix_sched.theory.streamio import write_stream
+from prefix_sched.theory.formats import write_stream
 
 STDOUT = "-"
 

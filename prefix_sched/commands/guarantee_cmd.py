@@ -14,9 +14,9 @@ import argparse
 from prefix_sched.commands.common import (
     add_stream_arguments, check_stream_arguments, fmt, load_stream, not_applicable, number, stdout,
 )
-from prefix_sched.theory.guarantee import PROVEN_VIEWS, check_order
+from prefix_sched.theory.theorem2.guarantee import PROVEN_VIEWS, check_order
 from prefix_sched.errors import InputError
-from prefix_sched.theory.streamio import read_schedule
+from prefix_sched.theory.formats import read_schedule
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

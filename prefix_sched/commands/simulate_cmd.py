@@ -16,14 +16,14 @@ from prefix_sched.commands.common import (
     progress_bar, refuse_repeats, stdout,
 )
 from prefix_sched.errors import InputError, PrefixSchedError
-from prefix_sched.solvers.policies import (
+from prefix_sched.solvers.online.policies import (
     CYCLE_STARTS, INFINITY, LPM_FAMILY, POLICY_FORMS, RANDOM_TIES, TIE_BREAKS, PolicyName, PolicySpec, parse_policy,
 )
 from prefix_sched.theory.cache import CACHE_SPECS, DEFAULT_CACHE, parse_cache
-from prefix_sched.solvers.simulate import VIEWS, PolicyRun, simulate
+from prefix_sched.solvers.online.simulate import VIEWS, PolicyRun, simulate
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 from prefix_sched.theory.outputs import check_output_path
-from prefix_sched.theory.streamio import write_schedule
+from prefix_sched.theory.formats import write_schedule
 
 DEFAULT_EXAMPLE = {"n": 400, "r": 4, "u": 1000, "d": 100, "delta": 300, "seed": 0}
 DEFAULT_POLICIES = ("fcfs", "lpm", "k-lpm")

@@ -21,7 +21,7 @@ from prefix_sched.solvers.exact import EXACT_SOLVERS, decide, minimize_max_ttft,
 from prefix_sched.solvers.status import MINIMIZE, SOLVERS, Solver
 from prefix_sched.theory.cache import require_last_prompt
 from prefix_sched.theory.outputs import check_output_path
-from prefix_sched.theory.streamio import write_schedule
+from prefix_sched.theory.formats import write_schedule
 
 SHOWN = 20
 DEFAULT_TIME_LIMIT = 60

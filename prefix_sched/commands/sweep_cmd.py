@@ -25,12 +25,12 @@ from rich.table import Table
 
 from prefix_sched.commands.common import EXIT_INTERRUPTED, integer, not_applicable, stderr, stdout
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.compare import plot_format
-from prefix_sched.sweep.executors import LocalExecutor, RayExecutor, require_ray
-from prefix_sched.sweep.results import EXTRA_HINT, RESULTS_CSV, RESULTS_PARQUET, ResultsFolder, read_results
-from prefix_sched.sweep.runner import run_sweep
-from prefix_sched.sweep.spec import read_spec
-from prefix_sched.sweep.summary import plot_p99, summarize
+from prefix_sched.theory.outputs import plot_format
+from prefix_sched.studies.sweep.executors import LocalExecutor, RayExecutor, require_ray
+from prefix_sched.studies.sweep.results import EXTRA_HINT, RESULTS_CSV, RESULTS_PARQUET, ResultsFolder, read_results
+from prefix_sched.studies.sweep.runner import run_sweep
+from prefix_sched.studies.sweep.spec import read_spec
+from prefix_sched.studies.sweep.summary import plot_p99, summarize
 from prefix_sched.theory.outputs import check_output_path
 
 DEFAULT_PLOT = "p99_vs_load.png"

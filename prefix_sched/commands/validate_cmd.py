@@ -20,8 +20,8 @@ from prefix_sched.gpu_validation.fit import DegenerateFitError
 from prefix_sched.gpu_validation.models import DEVICES, SHAPES, check_device, get_shape
 from prefix_sched.gpu_validation.report import check_report_folder, summary_lines, write_report
 from prefix_sched.gpu_validation.validate import Settings, run_validation
-from prefix_sched.solvers.policies import INFINITY, parse_policy
-from prefix_sched.solvers.simulate import VIEWS
+from prefix_sched.solvers.online.policies import INFINITY, parse_policy
+from prefix_sched.solvers.online.simulate import VIEWS
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 
 MAX_MATMUL_N = 2 ** 16

@@ -1,0 +1,484 @@
+"""Read and check a sweep spec (TOML): stream sources, loads, policies, cache models, seeds, metrics.
+
+A spec (version 1) has top-level settings, one ``[streams.NAME]`` table per stream source and one
+``[[policies]]`` table per policy family::
+
+    version = 1                    # optional; only 1 is known
+    seeds = [0, 1, 2]              # required: generator seeds and random tie-break seeds
+    caches = ["last", "lru:20000"] # default ["last"]; see prefix_sched.theory.cache
+    metrics = ["p50", "p99"]       # default all (violations only with ttft); see metrics.py
+    ttft = 5000                    # the bound T that "violations" counts against
+    alpha = 0                      # default 0; view = "online" | "fixed"; batch_size = 1
+
+    [streams.groups]               # a generator: def4 or poisson, with its parameters;
+    generator = "poisson"          # a list value sweeps that parameter (one stream per value)
+    groups = 25
+    group_size = 4
+    prefix_len = 4000
+    suffix_len = 100
+    rate = ["1/4000", "1/2000"]
+    loads = ["as-given", 1.5]      # default ["as-given"]: the arrivals as generated
+
+    [streams.trace]                # a file: a prefix-sched stream or a Mooncake trace
+    file = "trace.jsonl"           # relative to the spec's folder
+    format = "mooncake"            # default "stream"; tokens_per_ms and limit: mooncake only
+    limit = 200
+    loads = [0.8, 1, 1.5]          # offered loads (arrivals rescaled as `compare` does)
+    seeds = [0]                    # optional: this stream's own seeds
+
+    [[policies]]
+    name = "k-lpm"                 # fcfs, lpm or k-lpm
+    k = [1, 2, 4, "inf"]           # k, tie_break and cycle_start may be lists too
+    tie_break = "random"
+
+Numbers are exact: an integer, a decimal (read as printed: ``0.1`` is ``1/10``) or a string
+``"p/q"``. Every mistake (an unknown key, a wrong type, a missing file, an empty list, a bad
+value, a value given twice) is a :class:`~prefix_sched.errors.FormatError` naming the file and the
+key, e.g. ``spec.toml: [streams.trace] limit: must be an integer >= 1, got 'x'``, raised before
+any cell runs: each generated stream is built once at its first seed and each file read once, so
+that their own checks (``r`` must divide ``n``, a malformed trace line, a load on a stream whose
+queries all arrive at once, a prompt longer than an LRU capacity) are bad input too.
+
+What it leaves out: expanding the grid into cells (:mod:`~prefix_sched.studies.sweep.cells`) and running
+them.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "s.toml").write_text('''
+... seeds = [0, 1]
+... [streams.d]
+... generator = "def4"
+... n = 8
+... r = 2
+... u = 5
+... d = 5
+... delta = [0, "1/2"]
+... [[policies]]
+... name = "k-lpm"
+... k = [1, "inf"]
+... ''')
+>>> spec = read_spec(folder / "s.toml")
+>>> [s.label for s in spec.streams], [p.label for p in spec.policies]
+(['d[delta=0]', 'd[delta=1/2]'], ['k-lpm(k=1)', 'k-lpm(k=inf)'])
+>>> bad = (folder / "s.toml").read_text().replace("n = 8", "n = 'x'")
+>>> _ = (folder / "bad.toml").write_text(bad)
+>>> read_spec(folder / "bad.toml")
+Traceback (most recent call last):
+...
+prefix_sched.errors.FormatError: .../bad.toml: [streams.d] n: must be an integer >= 1, got 'x'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefix_sched.errors import FormatError, PrefixSchedError
+from prefix_sched.theory.load import offered_load
+from prefix_sched.solvers.online.policies import CYCLE_STARTS, TIE_BREAKS, PolicyName, PolicySpec, parse_k, parse_policy
+from prefix_sched.solvers.online.simulate import VIEWS
+from prefix_sched.studies.sweep.metrics import METRICS, NEEDS_TTFT
+from prefix_sched.theory.cache import parse_cache
+from prefix_sched.theory.numbers import Exact, exact_number, to_json
+from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
+from prefix_sched.theory.stream import Stream
+from prefix_sched.theory.formats import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
+
+SPEC_VERSION = 1
+AS_GIVEN = "as-given"
+FORMATS = ("stream", "mooncake")
+POSITIVE, COUNT, NUMBER = "integer >= 1", "integer >= 0", "number"
+# Each generator's parameters (all but ``seed``, which the seeds axis sets) and their kinds;
+# tests/studies/sweep/test_sweep.py checks this table against the functions' signatures.
+GENERATORS: Mapping[str, tuple[Callable[..., Stream], Mapping[str, str]]] = {
+    "def4": (regular_arrival_shuffled_queue, {"n": POSITIVE, "r": POSITIVE, "u": POSITIVE, "d": POSITIVE,
+                                              "delta": NUMBER}),
+    "poisson": (poisson_prefix_tree, {"groups": POSITIVE, "group_size": POSITIVE, "prefix_len": POSITIVE,
+                                      "suffix_len": POSITIVE, "rate": NUMBER, "base_len": COUNT}),
+}
+TOP_KEYS = ("version", "seeds", "caches", "metrics", "ttft", "alpha", "view", "batch_size", "streams", "policies")
+STREAM_KEYS = ("loads", "seeds")
+FILE_KEYS = ("file", "format", "tokens_per_ms", "limit")
+POLICY_KEYS = ("name", "k", "tie_break", "cycle_start")
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """One stream: a generator with parameters, or a file, with its loads and seeds.
+
+    Attributes
+    ----------
+    table : str
+        The ``[streams.NAME]`` table it comes from.
+    variant : str
+        The swept generator parameters, ``"rate=1/2000"``; empty when none is swept.
+    kind : str
+        The generator's name (``"def4"``, ``"poisson"``) or ``"file"``.
+    params : tuple of (str, int or str)
+        Generator parameters, or a file's format, limit and tokens per ms; values as
+        :func:`~prefix_sched.theory.numbers.to_json` writes them.
+    file : str or None
+        The file as the spec writes it; ``path`` the file it names, ``sha256`` its bytes' hash.
+    loads : tuple
+        Offered loads (exact), ``None`` for the arrivals as given.
+    seeds : tuple of int
+    """
+
+    table: str
+    variant: str
+    kind: str
+    params: tuple[tuple[str, int | str | None], ...]
+    file: str | None
+    path: str | None
+    sha256: str | None
+    loads: tuple[Exact | None, ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        """``table`` or ``table[variant]``."""
+        return f"{self.table}[{self.variant}]" if self.variant else self.table
+
+    def source(self) -> dict[str, Any]:
+        """Where the stream comes from, for the results table (the file as the spec names it)."""
+        if self.kind == "file":
+            return {"file": self.file, "sha256": self.sha256, **dict(self.params)}
+        return {"generator": self.kind, **dict(self.params)}
+
+    def identity(self) -> dict[str, Any]:
+        """What the stream's queries depend on: the source without the file's name, and the label."""
+        source = self.source()
+        source.pop("file", None)
+        return {"stream": self.label, **source}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings every cell of a sweep shares."""
+
+    alpha: Exact
+    view: str
+    batch_size: int
+    ttft: Exact | None
+    metrics: tuple[str, ...]
+
+    def identity(self) -> dict[str, Any]:
+        """The settings as JSON values, for the cell hash."""
+        return {"alpha": to_json(self.alpha), "view": self.view, "batch_size": self.batch_size,
+                "ttft": None if self.ttft is None else to_json(self.ttft), "metrics": list(self.metrics)}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A checked sweep spec; ``path`` is the file as it was named."""
+
+    path: str
+    streams: tuple[StreamSource, ...]
+    policies: tuple[PolicySpec, ...]
+    caches: tuple[str, ...]
+    settings: Settings
+
+
+def read_spec(path: Path | str) -> Spec:
+    """Read and check the sweep spec at ``path``.
+
+    Raises
+    ------
+    FormatError
+        Naming the file and the key, for anything the module docstring lists.
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as err:
+        raise FormatError(f"cannot read the sweep spec {name}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise FormatError(f"{name}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise FormatError(f"{name}: not valid TOML ({err})") from err
+    return _Reader(name, Path(path).resolve().parent).spec(data)
+
+
+class _Reader:
+    """Checks one spec; every error names ``self.name`` and the key."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.folder = folder
+
+    def error(self, where: str, key: str, message: str) -> FormatError:
+        place = f"{where} " if where else ""
+        return FormatError(f"{self.name}: {place}{key}: {message}")
+
+    # --- the whole spec --------------------------------------------------------------------
+
+    def spec(self, data: Mapping[str, Any]) -> Spec:
+        self.known_keys("", data, TOP_KEYS)
+        if "version" in data and (isinstance(data["version"], bool) or data["version"] != SPEC_VERSION):
+            raise self.error("", "version", f"only version {SPEC_VERSION} is known, got {data['version']!r}")
+        seeds = self.seeds("", data)
+        settings = self.settings(data)
+        caches = self.caches(data)
+        streams = self.streams(data, seeds, caches)
+        policies = self.policies(data)
+        return Spec(self.name, streams, policies, caches, settings)
+
+    def settings(self, data: Mapping[str, Any]) -> Settings:
+        alpha = self.number("", "alpha", data.get("alpha", 0), minimum=0)
+        view = self.choice("", "view", data.get("view", "online"), VIEWS)
+        batch_size = self.integer("", "batch_size", data.get("batch_size", 1), minimum=1)
+        ttft = self.number("", "ttft", data["ttft"], minimum=0) if "ttft" in data else None
+        if "metrics" in data:
+            metrics = tuple(self.choice("", "metrics", m, METRICS) for m in self.values("", "metrics", data["metrics"]))
+            self.unique("", "metrics", metrics)
+            for name in metrics:
+                if name in NEEDS_TTFT and ttft is None:
+                    raise self.error("", "metrics", f"{name!r} needs the bound ttft = T")
+        else:
+            metrics = tuple(m for m in METRICS if ttft is not None or m not in NEEDS_TTFT)
+        return Settings(alpha, view, batch_size, ttft, metrics)
+
+    def caches(self, data: Mapping[str, Any]) -> tuple[str, ...]:
+        specs = []
+        for value in self.values("", "caches", data.get("caches", ["last"])):
+            try:
+                specs.append(parse_cache(value).spec)
+            except PrefixSchedError as err:
+                raise self.error("", "caches", str(err)) from None
+        self.unique("", "caches", specs)
+        return tuple(specs)
+
+    # --- streams ---------------------------------------------------------------------------
+
+    def streams(self, data: Mapping[str, Any], seeds: tuple[int, ...], caches: Sequence[str]) -> tuple[StreamSource, ...]:
+        if "streams" not in data:
+            raise self.error("", "streams", "missing: add a [streams.NAME] table per stream source")
+        tables = data["streams"]
+        if not isinstance(tables, dict):
+            raise self.error("", "streams", f"must be a table of [streams.NAME] tables, got {tables!r}")
+        if not tables:
+            raise self.error("", "streams", "no stream sources: add a [streams.NAME] table")
+        sources = []
+        for table, body in tables.items():
+            where = f"[streams.{table}]"
+            if not _NAME.fullmatch(table):
+                raise self.error("", "streams", f"a stream's name must be letters, digits, '_' or '-', got {table!r}")
+            if not isinstance(body, dict):
+                raise self.error("", f"streams.{table}", f"must be a table, got {body!r}")
+            own_seeds = self.seeds(where, body) if "seeds" in body else seeds
+            loads = self.loads(where, body)
+            if ("generator" in body) == ("file" in body):
+                raise self.error(where, "generator", 'give either generator = "def4" | "poisson" or file = "PATH"')
+            found = self.generated(where, table, body, loads, own_seeds) if "generator" in body \
+                else [self.from_file(where, table, body, loads, own_seeds)]
+            for source, stream in found:
+                self.check_stream(where, source, stream, caches)
+                sources.append(source)
+        return tuple(sources)
+
+    def generated(self, where, table, body, loads, seeds) -> list[tuple[StreamSource, Stream]]:
+        kind = self.choice(where, "generator", body["generator"], tuple(GENERATORS))
+        function, kinds = GENERATORS[kind]
+        self.known_keys(where, body, ("generator", *STREAM_KEYS, *kinds))
+        required = [name for name, p in inspect.signature(function).parameters.items()
+                    if name in kinds and p.default is inspect.Parameter.empty]
+        for name in required:
+            if name not in body:
+                raise self.error(where, name, f"missing: the {kind} generator needs {', '.join(required)}")
+        axes = []
+        for name in kinds:
+            if name in body:
+                values = self.values(where, name, body[name], scalar=True)
+                read = [to_json(self.number(where, name, v)) if kinds[name] == NUMBER
+                        else self.integer(where, name, v, minimum=1 if kinds[name] == POSITIVE else 0)
+                        for v in values]
+                self.unique(where, name, read)
+                axes.append([(name, value) for value in read])
+        swept = [axis[0][0] for axis in axes if len(axis) > 1]
+        found = []
+        for combination in itertools.product(*axes):
+            variant = ",".join(f"{name}={value}" for name, value in combination if name in swept)
+            source = StreamSource(table, variant, kind, tuple(combination), None, None, None, loads, seeds)
+            try:
+                stream = function(**dict(combination), seed=seeds[0])
+            except PrefixSchedError as err:
+                raise self.error(where, "generator", f"{kind}{f' ({variant})' if variant else ''}: {err}") from None
+            found.append((source, stream))
+        return found
+
+    def from_file(self, where, table, body, loads, seeds) -> tuple[StreamSource, Stream]:
+        self.known_keys(where, body, (*FILE_KEYS, *STREAM_KEYS))
+        file = body["file"]
+        if not isinstance(file, str) or not file:
+            raise self.error(where, "file", f"must be a path (a string), got {file!r}")
+        path = Path(file) if Path(file).is_absolute() else self.folder / file
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            raise self.error(where, "file", f"cannot read {path}: {err.strerror or err}") from None
+        file_format = self.choice(where, "format", body.get("format", "stream"), FORMATS)
+        if file_format != "mooncake":
+            for key in ("tokens_per_ms", "limit"):
+                if key in body:
+                    raise self.error(where, key, 'only applies with format = "mooncake"')
+            params: tuple = (("format", file_format),)
+        else:
+            rate = self.number(where, "tokens_per_ms", body.get("tokens_per_ms", DEFAULT_TOKENS_PER_MS), above=0)
+            limit = self.integer(where, "limit", body["limit"], minimum=1) if "limit" in body else None
+            params = (("format", file_format), ("tokens_per_ms", to_json(rate)), ("limit", limit))
+        source = StreamSource(table, "", "file", params, file, str(path), digest, loads, seeds)
+        try:
+            return source, read_file_stream(path, params)
+        except PrefixSchedError as err:
+            raise self.error(where, "file", str(err)) from None
+
+    def check_stream(self, where: str, source: StreamSource, stream: Stream, caches: Sequence[str]) -> None:
+        """The checks a stream's own code makes that would otherwise fail every cell."""
+        label = f" ({source.variant})" if source.variant else ""
+        if any(load is not None for load in source.loads):
+            try:
+                offered_load(stream)
+            except PrefixSchedError as err:
+                raise self.error(where, "loads", f"cannot rescale the stream{label}: {err}") from None
+        for cache in caches:
+            try:
+                parse_cache(cache).check_stream(stream)
+            except PrefixSchedError as err:
+                raise self.error(where, "caches", f"the stream{label}: {err}") from None
+
+    def loads(self, where: str, body: Mapping[str, Any]) -> tuple[Exact | None, ...]:
+        loads = []
+        for value in self.values(where, "loads", body.get("loads", [AS_GIVEN])):
+            loads.append(None if value == AS_GIVEN else self.number(where, "loads", value, above=0,
+                                                                    hint=f" or {AS_GIVEN!r}"))
+        self.unique(where, "loads", loads, show=lambda v: AS_GIVEN if v is None else str(v))
+        return tuple(loads)
+
+    # --- policies --------------------------------------------------------------------------
+
+    def policies(self, data: Mapping[str, Any]) -> tuple[PolicySpec, ...]:
+        if "policies" not in data:
+            raise self.error("", "policies", "missing: add a [[policies]] table per policy")
+        tables = data["policies"]
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise self.error("", "policies", f"must be [[policies]] tables, got {tables!r}")
+        if not tables:
+            raise self.error("", "policies", "no policies: add a [[policies]] table")
+        specs: list[PolicySpec] = []
+        for number, body in enumerate(tables, start=1):
+            where = f"[[policies]] #{number}"
+            self.known_keys(where, body, POLICY_KEYS)
+            if "name" not in body:
+                raise self.error(where, "name", 'missing: a policy such as "fcfs", "k-lpm:3" or "lpm-aging:64"')
+            valid = {"tie_break": TIE_BREAKS, "cycle_start": CYCLE_STARTS}
+            options = {}
+            for key in POLICY_KEYS:
+                if key in body:
+                    options[key] = self.values(where, key, body[key], scalar=True)
+                    for value in options[key]:
+                        if key == "name":
+                            self.choice(where, key, str(value).partition(":")[0], tuple(p.value for p in PolicyName))
+                        elif key in valid:
+                            self.choice(where, key, value, valid[key])
+                        else:
+                            self.k(where, value)
+            for combination in itertools.product(*([(key, v) for v in vs] for key, vs in options.items())):
+                settings = dict(combination)
+                try:
+                    specs.append(parse_policy(settings.pop("name"), **settings))
+                except PrefixSchedError as err:  # a bad parameter in the name; k missing, or not taken
+                    raise self.error(where, "k" if "k" in settings or "needs k" in str(err) else "name",
+                                     str(err)) from None
+        self.unique("", "policies", specs, show=_policy_text)
+        return tuple(specs)
+
+    # --- values ----------------------------------------------------------------------------
+
+    def known_keys(self, where: str, body: Mapping[str, Any], valid: Sequence[str]) -> None:
+        for key in body:
+            if key not in valid:
+                hint = " (seeds = [...] sets the generator's seed)" if key == "seed" else ""
+                raise self.error(where, repr(key), f"unknown key{hint}; valid: {', '.join(valid)}")
+
+    def seeds(self, where: str, body: Mapping[str, Any]) -> tuple[int, ...]:
+        if "seeds" not in body:
+            raise self.error(where, "seeds", "missing: a list of integers >= 0, e.g. seeds = [0, 1, 2]")
+        seeds = tuple(self.integer(where, "seeds", v, minimum=0) for v in self.values(where, "seeds", body["seeds"]))
+        self.unique(where, "seeds", seeds)
+        return seeds
+
+    def values(self, where: str, key: str, value: Any, scalar: bool = False) -> list:
+        """A non-empty list; with ``scalar`` one value stands for a list of one."""
+        if not isinstance(value, list):
+            if scalar:
+                return [value]
+            raise self.error(where, key, f"must be a list, got {value!r}")
+        if not value:
+            raise self.error(where, key, "must not be empty: nothing to sweep over")
+        return value
+
+    def k(self, where: str, value: Any) -> None:
+        if isinstance(value, (bool, float)) and not value == math.inf:
+            raise self.error(where, "k", f"must be an integer >= 0 or 'inf', got {value!r}")
+        try:
+            parse_k(value)
+        except PrefixSchedError:
+            raise self.error(where, "k", f"must be an integer >= 0 or 'inf', got {value!r}") from None
+
+    def integer(self, where: str, key: str, value: Any, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(where, key, f"must be an integer >= {minimum}, got {value!r}")
+        return value
+
+    def number(self, where: str, key: str, value: Any, minimum: Exact | None = None,
+               above: Exact | None = None, hint: str = "") -> Exact:
+        bounds = f" >= {minimum}" if minimum is not None else f" > {above}" if above is not None else ""
+        message = f"must be a number{bounds} like 3, 2.5 or '7/3'{hint}, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.error(where, key, message)
+        try:
+            number = exact_number(value, key)
+        except PrefixSchedError:
+            raise self.error(where, key, message) from None
+        if (minimum is not None and number < minimum) or (above is not None and number <= above):
+            raise self.error(where, key, message)
+        return number
+
+    def choice(self, where: str, key: str, value: Any, valid: Sequence[str]) -> str:
+        if not isinstance(value, str) or value not in valid:
+            raise self.error(where, key, f"must be one of {', '.join(valid)}, got {value!r}")
+        return value
+
+    def unique(self, where: str, key: str, values: Sequence[Any], show: Callable[[Any], str] = repr) -> None:
+        seen: list = []
+        for value in values:
+            if value in seen:
+                raise self.error(where, key, f"{show(value)} is given twice")
+            seen.append(value)
+
+
+def _policy_text(policy: PolicySpec) -> str:
+    ties = ", random ties" if policy.tie_break == "random" else ""
+    return f"{policy.label}{ties}"
+
+
+def read_file_stream(path: Path | str, params: Sequence[tuple[str, Any]]) -> Stream:
+    """Read a stream file with a source's format parameters (``format``, and for a Mooncake trace
+    ``tokens_per_ms`` and ``limit``)."""
+    options = dict(params)
+    if options["format"] == "mooncake":
+        return read_mooncake(path, options["tokens_per_ms"], limit=options["limit"])
+    return read_stream(path)
