@@ -22,6 +22,7 @@ COMMANDS = {
     "generate": "generate_cmd", "simulate": "simulate_cmd", "compare": "compare_cmd",
     "evaluate": "evaluate_cmd", "guarantee": "guarantee_cmd", "solve": "solve_cmd", "approx": "approx_cmd",
     "validate": "validate_cmd", "verify-reduction": "verify_reduction", "sweep": "sweep_cmd", "gap": "gap_cmd",
+    "serve": "serve_cmd", "capacity": "capacity_cmd",
 }
 
 

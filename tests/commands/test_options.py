@@ -41,7 +41,7 @@ from prefix_sched.theory.theorem2.guarantee import GuaranteeViolation
 from prefix_sched.theory.formats import read_schedule_order, read_stream, write_stream
 
 COMMANDS = ("generate", "simulate", "compare", "evaluate", "guarantee", "solve", "approx", "validate",
-            "verify-reduction")
+            "verify-reduction", "serve", "capacity")
 DEF4 = ["generate", "def4", "--n", "4", "--r", "2", "--u", "5", "--d", "5", "--delta", "1"]
 POISSON = ["generate", "poisson", "--groups", "2", "--group-size", "2", "--prefix-len", "5", "--suffix-len", "5",
            "--rate", "1/10"]
@@ -53,6 +53,10 @@ BASE = {
     "solve": ["solve", "{stream}", "--ttft", "100"], "approx": ["approx", "{stream}", "--ttft", "100"],
     "validate": ["validate", "--quiet"], "verify-reduction": ["verify-reduction", "--m", "1", "--count", "1"],
     "validate-mooncake": ["validate", "--quiet", "--stream", "{trace}", "--format", "mooncake"],
+    "serve": ["serve", str(Path(__file__).resolve().parents[1] / "data" / "mooncake_conversation_head300.jsonl"),
+              "--format", "mooncake", "--limit", "20", "--scheduler", "sarathi"],
+    "capacity": ["capacity", str(Path(__file__).resolve().parents[1] / "data" / "mooncake_conversation_head300.jsonl"),
+                 "--format", "mooncake", "--limit", "20", "--scheduler", "sarathi"],
 }
 STREAM_COMMANDS = ("simulate", "compare", "evaluate", "guarantee", "solve", "approx")
 BASE.update({f"{command}-mooncake": BASE[command] + ["--format", "mooncake"] for command in STREAM_COMMANDS})
@@ -126,6 +130,21 @@ def _bad_values():
               ("verify-reduction", "--seed", "-1", "-1"), ("verify-reduction", "--B", "8", "8"),
               ("verify-reduction", "--B", "0", "0"), ("verify-reduction", "--x-length", "0", "0"),
               ("verify-reduction", "--x-length", "41", "41"), ("verify-reduction", "--solver", "z3", "z3")]
+    for command in ("serve", "capacity"):
+        cases += [(command, "--format", "json", "json"), (command, "--limit", "0", "0"), (command, "--limit", "1.5", "1.5"),
+                  (command, "--scheduler", "orca", "orca"), (command, "--scheduler", "slai:-1", "slai:-1"),
+                  (command, "--scheduler", "sarathi:3", "sarathi:3"), (command, "--order", "lpm", "lpm"),
+                  (command, "--order", "sjf", "sjf"), (command, "--budget", "0", "0"), (command, "--budget", "nan", "nan"),
+                  (command, "--cost", "cp=-1", "cp=-1"), (command, "--cost", "cp=nan", "nan"),
+                  (command, "--cost", "h200", "h200"), (command, "--cost", "seed,tile=0", "tile=0"),
+                  (command, "--kv-tokens", "0", "0"), (command, "--kv-tokens", "-5", "-5"),
+                  (command, "--block-size", "0", "0"), (command, "--max-seqs", "0", "0"),
+                  (command, "--arrivals", "gamma", "gamma"), (command, "--classes", "a=0.5:1ms", "a=0.5:1ms"),
+                  (command, "--classes", "a=1:5", "a=1:5"), (command, "--seed", "-1", "-1"),
+                  (command, "--rate", "0", "0"), (command, "--rate", "nan", "nan")]
+    cases += [("capacity", "--objective", "ttft_p42<=1s", "ttft_p42"), ("capacity", "--objective", "tbt_p99<=5", "5"),
+              ("capacity", "--tolerance", "0", "0"), ("capacity", "--tolerance", "2", "2"),
+              ("capacity", "--max-probes", "1", "1")]
     return cases
 
 
@@ -166,6 +185,12 @@ NOT_APPLICABLE = [
     ("verify-input", ["--workers", "2"], "--workers"),
     ("verify-input", ["--seed", "2"], "--seed"),
     ("verify-input", ["--B", "40"], "--B"),
+    ("serve", ["--block-size", "8"], "--block-size"),
+    ("serve", ["--arrivals", "poisson"], "--arrivals"),
+    ("serve", ["--scheduler", "slai", "--order", "fcfs"], "--order"),
+    ("serve", ["--out", "{tmp}/same.jsonl", "--batches", "{tmp}/same.jsonl"], "--batches"),
+    ("capacity", ["--block-size", "8"], "--block-size"),
+    ("capacity", [], "--objective"),
 ]
 NA_BASE = {"simulate-nostream": ["simulate"], "solve-nottft": ["solve", "{stream}"],
            "solve-max": ["solve", "{stream}", "--minimize", "max-ttft"],

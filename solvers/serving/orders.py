@@ -1,0 +1,200 @@
+"""The waiting queue of the serving engine, and the order in which new prefills leave it.
+
+The engine keeps one FCFS *waiting list*: a request is appended when it arrives (arrival <= the
+iteration's start) and a preempted request is put at the front (the most recently preempted first),
+as Sarathi-Serve and vLLM do (``waiting.insert(0, seq)``, ``waiting.prepend_request``). An *order*
+ranks that list for admission; a scheduler walks the ranking and stops at the first request it
+cannot admit (no skipping). Ties in every key go to the earlier place in the FCFS list, which for
+requests never preempted is arrival order (so does a stable sort of the list, as SLAI and
+Sarathi-Serve's ``sorted(waiting[:k], key=...)`` do it).
+
+Orders, by the name of Part 1's policy registry (:mod:`prefix_sched.solvers.online.policies`); the
+engine keeps no prefix cache, so the cache-aware keys reduce as stated:
+
+- ``fcfs``: the FCFS list itself.
+- ``shortest-prompt`` (SLAI's reordering) and ``spf`` (fewest uncached tokens, with no cache the
+  whole prompt): ``|p'|`` ascending, where ``|p'|`` is the prompt the request will prefill (after a
+  preemption: its prompt plus the tokens it had generated).
+- ``lof``: the output length ``o_r``, longest first.
+- ``hrrn``: ``(now - a_r) / |p'|`` highest first (Definition 2's cost without reuse and alpha),
+  compared exactly.
+- ``random``: at each admission decision, a uniformly drawn place ``j`` in the FCFS list, one draw
+  of the engine's seeded generator (``integers(len)``) per decision.
+- SLAI's own: ``strict-shortest`` (strict class first, then ``|p'|``: SLAI's ``user_priority``).
+
+Orders whose key never changes while a request waits (all but ``hrrn`` and ``random``) are *static*:
+the engine may then skip iterations in which an unchanged queue stays blocked.
+
+The LPM family (``lpm``, ``k-lpm``, ``sglang-lpm``, ``lpm-aging``, ``dfs-weight``) ranks by cached
+prefix; with no cache it would be FCFS under another name, so it is refused (:func:`check_order`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+from sortedcontainers import SortedList
+
+from prefix_sched.errors import InputError
+from prefix_sched.solvers.online.policies import PolicyName, PolicySpec
+
+SERVING_ORDERS = (PolicyName.FCFS, PolicyName.SPF, PolicyName.SHORTEST_PROMPT, PolicyName.LOF,
+                  PolicyName.HRRN, PolicyName.RANDOM)
+"""Part 1's policies that order new prefills in the serving engine."""
+STRICT_SHORTEST = "strict-shortest"
+"""SLAI's order: strict class first, then shortest prompt."""
+
+
+def check_order(spec: PolicySpec) -> PolicySpec:
+    """Return ``spec`` if it can order new prefills; refuse the cache-ranked policies by name."""
+    if spec.name not in SERVING_ORDERS or spec.tie_break != "oldest":
+        raise InputError(
+            f"order {spec.label!r} ranks requests by their cached prefix, and the serving engine keeps no prefix "
+            f"cache (it would run as FCFS under another name); orders: {', '.join(p.value for p in SERVING_ORDERS)}")
+    return spec
+
+
+class FcfsQueue:
+    """The FCFS waiting list; :meth:`ordered` yields its head until the caller stops taking."""
+
+    static = True
+
+    def __init__(self) -> None:
+        self._items: deque[int] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push_back(self, r: int) -> None:
+        self._items.append(r)
+
+    def push_front(self, r: int) -> None:
+        self._items.appendleft(r)
+
+    def ordered(self, now: int) -> Iterator[int]:
+        """Yield the next candidate; the caller must :meth:`take` it before asking for another."""
+        items = self._items
+        while items:
+            yield items[0]
+
+    def take(self, r: int) -> None:
+        assert self._items[0] == r
+        self._items.popleft()
+
+    def snapshot(self) -> list[int]:
+        return list(self._items)
+
+
+class KeyedQueue:
+    """The waiting list ranked by a static key ``key(r)``, ties to the FCFS place."""
+
+    static = True
+
+    def __init__(self, key: Callable[[int], tuple]) -> None:
+        self._key = key
+        self._sorted = SortedList()
+        self._entry: dict[int, tuple] = {}
+        self._back = 0
+        self._front = 0
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    def _push(self, r: int, place: int) -> None:
+        entry = (*self._key(r), place, r)
+        self._entry[r] = entry
+        self._sorted.add(entry)
+
+    def push_back(self, r: int) -> None:
+        self._back += 1
+        self._push(r, self._back)
+
+    def push_front(self, r: int) -> None:
+        self._front -= 1
+        self._push(r, self._front)
+
+    def ordered(self, now: int) -> Iterator[int]:
+        items = self._sorted
+        while items:
+            yield items[0][-1]
+
+    def take(self, r: int) -> None:
+        self._sorted.remove(self._entry.pop(r))
+
+    def snapshot(self) -> list[int]:
+        return [entry[-1] for entry in self._sorted]
+
+
+class HrrnQueue:
+    """The waiting list ranked at each iteration by ``(now - a_r) / |p'_r|``, highest first."""
+
+    static = False
+
+    def __init__(self, arrival: list[int], length: Callable[[int], int]) -> None:
+        self._arrival = arrival
+        self._length = length
+        self._place: dict[int, int] = {}
+        self._back = 0
+        self._front = 0
+
+    def __len__(self) -> int:
+        return len(self._place)
+
+    def push_back(self, r: int) -> None:
+        self._back += 1
+        self._place[r] = self._back
+
+    def push_front(self, r: int) -> None:
+        self._front -= 1
+        self._place[r] = self._front
+
+    def ordered(self, now: int) -> Iterator[int]:
+        ranked = sorted(self._place, key=lambda r: (Fraction(self._arrival[r] - now, self._length(r)),
+                                                    self._place[r]))
+        for r in ranked:
+            yield r
+
+    def take(self, r: int) -> None:
+        del self._place[r]
+
+    def snapshot(self) -> list[int]:
+        return sorted(self._place, key=self._place.__getitem__)
+
+
+class RandomQueue:
+    """The FCFS waiting list; each decision takes the ``j``-th, ``j`` drawn uniformly."""
+
+    static = False
+
+    def __init__(self, rng) -> None:
+        self._rng = rng
+        self._sorted = SortedList()
+        self._place: dict[int, int] = {}
+        self._back = 0
+        self._front = 0
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    def push_back(self, r: int) -> None:
+        self._back += 1
+        self._place[r] = self._back
+        self._sorted.add((self._back, r))
+
+    def push_front(self, r: int) -> None:
+        self._front -= 1
+        self._place[r] = self._front
+        self._sorted.add((self._front, r))
+
+    def ordered(self, now: int) -> Iterator[int]:
+        items = self._sorted
+        while items:
+            yield items[int(self._rng.integers(len(items)))][1]
+
+    def take(self, r: int) -> None:
+        self._sorted.remove((self._place.pop(r), r))
+
+    def snapshot(self) -> list[int]:
+        return [r for _, r in self._sorted]

@@ -1,0 +1,79 @@
+"""Measures of a timeline: exact percentiles (numpy's linear method), TTFT, TBT, TPOT, delays,
+goodput, and a summary recomputed by hand."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prefix_sched.theory.serving.measures import (
+    ALL,
+    BatchLog,
+    Timeline,
+    batch_summary,
+    exact_percentile,
+    meets_objectives,
+    summarize,
+)
+from prefix_sched.theory.serving.requests import Workload, parse_classes
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(-10**9, 10**9), min_size=1, max_size=60), q=st.sampled_from([0, 1, 50, 90, 99, 100]))
+def test_percentile_is_numpys_linear_exactly(values, q):
+    exact = exact_percentile(np.array(values, dtype=np.int64), q)
+    numpy = float(np.percentile(np.array(values, dtype=np.float64), q))
+    assert float(exact) == pytest.approx(numpy, rel=1e-12, abs=1e-6)
+    ordered = sorted(values)
+    h = Fraction(len(values) - 1) * q / 100
+    low = int(h)
+    high = min(low + 1, len(values) - 1)
+    assert exact == ordered[low] + (h - low) * (ordered[high] - ordered[low])
+
+
+def small_timeline():
+    """Two requests, D = 2 ticks per us. r0 (class gold, TBT 3 us): arrives 0, scheduled at 1 us, tokens
+    at 4, 6, 10 us; r1 (free, TBT 10 us): arrives 2, scheduled 2, one token at 6 us."""
+    classes = parse_classes("gold=1/2:3us,free=1/2:10us")
+    w = Workload.from_lengths([5, 2], [3, 1], [0, 2], classes=classes, class_index=[0, 1])
+    D = 2
+    return Timeline(w, D, np.array([0, 4]), np.array([2, 4]), np.array([0, 3, 4]), np.array([8, 12, 20, 12]),
+                    np.array([0, 1]))
+
+
+def test_per_request_measures_by_hand():
+    t = small_timeline()
+    assert t.ttft().tolist() == [8, 8]  # ticks: 4 us and 4 us
+    assert t.tbt().tolist() == [4, 8]  # r0's gaps 2 us and 4 us; none across requests
+    assert t.max_tbt().tolist() == [8, -1]
+    assert t.tpot() == [Fraction(6), None]  # (10 - 4) / 2 us = 3 us = 6 ticks
+    assert t.scheduling_delay().tolist() == [2, 0]
+    assert t.e2e().tolist() == [20, 8]
+    # r0's largest TBT is 4 us > 3 us: it misses; r1 has no TBT: it meets
+    assert meets_objectives(t).tolist() == [False, True]
+    assert meets_objectives(t, ttft_slo_us=Fraction(7, 2)).tolist() == [False, False]
+
+
+def test_summary_by_hand():
+    rows = summarize(small_timeline())
+    everything = rows[ALL]
+    assert everything["requests"] == 2 and everything["ttft_p50"] == 4 and everything["ttft_max"] == 4
+    assert everything["tbt_p50"] == 3 and everything["tbt_max"] == 4
+    assert everything["tbt_p99"] == Fraction(2) + Fraction(99, 100) * 2
+    assert everything["tpot_mean"] == 3
+    assert everything["output_tokens"] == 4 and everything["met"] == 1
+    # the span: first arrival 0 to the last token 10 us = 1e-5 s
+    assert everything["throughput_tok_s"] == 400_000 and everything["goodput_req_s"] == 100_000
+    assert rows["gold"]["requests"] == 1 and rows["gold"]["tbt_slo"] == 3 and rows["gold"]["tbt_max"] == 4
+    assert rows["free"]["tbt_p50"] is None and rows["free"]["preemptions"] == 1
+
+
+def test_batch_summary():
+    log = BatchLog(np.array([0, 10]), np.array([10, 30]), np.array([4, 0]), np.array([0, 2]), np.array([1, 2]))
+    s = batch_summary(log, 2)
+    assert s["iterations"] == 2 and s["mean_prefill_tokens"] == 2 and s["mean_decode_tokens"] == 1
+    assert s["mean_batch_us"] == Fraction(15, 2) and s["busy_us"] == 15
