@@ -1,5 +1,5 @@
 """``prefix-sched capacity``: the largest arrival rate at which a scheduler meets an objective, by
-bisection on the rate (:mod:`prefix_sched.solvers.serving.capacity`), printing every probe's figures
+bisection on the rate (:mod:`prefix_sched.studies.serving.capacity`), printing every probe's figures
 and the bracket.
 
 Objectives (:mod:`prefix_sched.theory.serving.objectives`): ``seed`` (median TTFT <= 0.5 s and each
@@ -18,7 +18,7 @@ from rich.table import Table
 from prefix_sched.commands.common import fmt, integer, number, stdout
 from prefix_sched.commands.serve_cmd import add_engine_arguments, engine_options, load, run_engine
 from prefix_sched.errors import InputError, PrefixSchedError
-from prefix_sched.solvers.serving.capacity import Probe, find_capacity
+from prefix_sched.studies.serving.capacity import Probe, find_capacity
 from prefix_sched.theory.serving.measures import summarize
 from prefix_sched.theory.serving.objectives import NAMED, parse_objective
 

@@ -24,6 +24,14 @@ Presets (:data:`PRESETS`), each named after its public source:
 - ``blis-h100``: BLIS (inference-sim) coefficients for Llama-3.1-8B on one H100, vLLM 0.8.4:
   5.753 ms + 17.25 us per prefill token + 6.0 us per decode token.
 - ``blis-a100``: the same for one A100-80GB: 16.441 ms + 47.8 us + 18.2 us.
+- ``vidur-llama2-7b-h100``: fitted (least squares, ``benchmarks/vidur_fit.py``) to the batch times
+  Vidur 0.0.26 predicted for all 2,157,819 batches of its Sarathi run (Llama-2-7B, one H100, chunk
+  512, ShareGPT at 1.0 requests/s, 16,384 requests; ``../shared/peers/vidur``), with ``cp = cd``
+  (Vidur times the linear layers on the batch's total tokens): ``c0 = 5145.37``, ``cp = cd =
+  20.2056``, ``ckv = 0.213456``, ``catt = 0.00180462`` us, R^2 0.999. ``ckv`` and ``catt`` are kept
+  to 0.2135 and 0.0018 (0.02% and 0.3% off) so that a tick is 1e-4 us (``D = 10,000``): finer ticks
+  would overflow int64 on that run. Vidur's attention profile in that kit is synthetic, so ``ckv``
+  and ``catt`` describe the kit, not a real H100: the preset is for comparing with Vidur.
 
 Exact time. Coefficients are exact numbers of microseconds (``57.4`` is ``287/5``). The engine
 counts time in integer *ticks* of ``1 / D`` microseconds, ``D`` (:meth:`IterationCost.ticks_per_us`)
@@ -199,6 +207,13 @@ PRESETS: dict[str, IterationCost] = {
         c0=16441, cp=Fraction("47.8"), cd=Fraction("18.2"), name="blis-a100",
         source="BLIS (inference-sim) Llama-3.1-8B, one A100-80GB, vLLM 0.8.4: 16.441 ms + 47.8 us per "
                "prefill token + 18.2 us per decode token"),
+    "vidur-llama2-7b-h100": IterationCost(
+        c0=Fraction("5145.37"), cp=Fraction("20.2056"), cd=Fraction("20.2056"), ckv=Fraction("0.2135"),
+        catt=Fraction("0.0018"), name="vidur-llama2-7b-h100",
+        source="least-squares fit (benchmarks/vidur_fit.py, R^2 0.999) to Vidur 0.0.26's predicted batch times "
+               "of its Sarathi run (Llama-2-7B, H100, chunk 512, ShareGPT 1.0 req/s, 16,384 requests): "
+               "5.14537 ms + 20.2056 us per token + 0.2135 us per decode context token + 0.0018 us per "
+               "chunk attention unit x (c + x/2)"),
 }
 """The cost presets by name; see the module docstring for their sources."""
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.serving.capacity import find_capacity
+from prefix_sched.studies.serving.capacity import find_capacity
 from prefix_sched.solvers.serving.engine import serve
 from prefix_sched.theory.serving.costs import parse_cost
 from prefix_sched.theory.serving.measures import summarize
