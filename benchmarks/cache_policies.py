@@ -6,7 +6,7 @@ smoke run). Every stream is Definition 4 with r = 4, u = 1000, d = 100, seed 0.
 1. LPM under ``lru:CAPACITY`` (``--lpm-capacity``, default 100,000 tokens, about 90 prompts) on a
    backed-up stream (``--lpm-delta``, default 100, far below the ~350 token-times LPM needs per
    query), n = ``--lpm-n`` (20,000): the simulator with the indexed queue
-   (:class:`~prefix_sched.solvers.online.waiting.MatchIndexQueue`) against the simulator with the naive
+   (:class:`~prefix_sched.solvers.online.queues.lpm.MatchIndexQueue`) against the simulator with the naive
    rescan, orders checked equal (``--naive-decisions all``, the default). With a number instead,
    both queues are replayed through the indexed run's online decisions for that many decisions
    (each checked), and the naive time over the whole run is extrapolated from that prefix in
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from prefix_sched.solvers.online.policies import parse_policy
 from prefix_sched.solvers.online.simulate import simulate
-from prefix_sched.solvers.online.waiting import make_queue
+from prefix_sched.solvers.online.queues import make_lpm_queue
 from prefix_sched.theory.cache import parse_cache
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 
@@ -56,7 +56,7 @@ def replay_lpm(stream, run, kind: str, cache: str, decisions: int) -> tuple[floa
     prompts = [stream.queries[i].prompt for i in ranked]
     arrivals = [stream.queries[i].arrival for i in ranked]
     state = parse_cache(cache).new_state()
-    queue = make_queue(kind, prompts, state, random_ties=False)
+    queue = make_lpm_queue(kind, prompts, state, random_ties=False)
     admitted, lengths, n = 0, [], stream.n
     start_clock = time.perf_counter()
     for position in range(decisions):
@@ -79,7 +79,7 @@ def lpm_indexed_vs_naive(n: int, delta: str, capacity: int, decisions: str) -> N
     stream = regular_arrival_shuffled_queue(n=n, delta=delta, **PARAMS)
     lpm = parse_policy("lpm")
     run, run_s = _timed(lambda: simulate(stream, lpm, cache=cache))
-    _, lengths = replay_lpm(stream, run, "radix", cache, n)
+    _, lengths = replay_lpm(stream, run, "indexed", cache, n)
     print(f"1. LPM under {cache}, Definition 4 n={n} Delta={delta}: queue length mean {sum(lengths) / n:.0f}, "
           f"max {max(lengths)}; indexed simulate {run_s:.2f} s")
     if decisions == "all":
@@ -88,7 +88,7 @@ def lpm_indexed_vs_naive(n: int, delta: str, capacity: int, decisions: str) -> N
         print(f"   naive simulate {naive_s:.1f} s (identical order): speed-up {naive_s / run_s:.0f}x")
         return
     count = min(int(decisions), n)
-    indexed_s, _ = replay_lpm(stream, run, "radix", cache, count)
+    indexed_s, _ = replay_lpm(stream, run, "indexed", cache, count)
     naive_s, _ = replay_lpm(stream, run, "naive", cache, count)
     naive_total = naive_s * sum(lengths) / sum(lengths[:count])
     print(f"   replayed first {count} decisions (identical): indexed {indexed_s:.3f} s, naive {naive_s:.2f} s, "

@@ -23,7 +23,7 @@ from benchmark_streams import bench_stream
 from prefix_sched.solvers.exact import decide, minimize_max_ttft
 from prefix_sched.solvers.exact.mip import decide_mip
 
-SOLVERS = ("cpsat", "dp", "auto", "mip")
+COLUMNS = ("cpsat", "dp", "auto", "mip")  # three solver names of the front door, then the MIP peer
 
 
 def timed(call):
@@ -47,9 +47,9 @@ def main() -> None:
     instances = [(load, int(seed)) for load in args.loads.split(",") for seed in args.seeds.split(",")]
     mip_alive = True
     print(f"limit {args.limit:.0f} s per decision; instances (load, seed): {instances}")
-    print(f"{'n':>3} {'case':<10} {'inst':>4} " + " ".join(f"{name:>22}" for name in SOLVERS) + f" {'mip/auto':>9}")
+    print(f"{'n':>3} {'case':<10} {'inst':>4} " + " ".join(f"{name:>22}" for name in COLUMNS) + f" {'mip/auto':>9}")
     for n in (int(x) for x in args.sizes.split(",")):
-        cases = {"feasible": {name: [] for name in SOLVERS}, "infeasible": {name: [] for name in SOLVERS}}
+        cases = {"feasible": {name: [] for name in COLUMNS}, "infeasible": {name: [] for name in COLUMNS}}
         for load, seed in instances:
             stream = bench_stream(n, load, seed)
             optimum = minimize_max_ttft(stream, time_limit=args.limit)
@@ -69,7 +69,7 @@ def main() -> None:
             if not results["auto"]:
                 continue
             cells, medians = [], {}
-            for name in SOLVERS:
+            for name in COLUMNS:
                 runs = results[name]
                 if not runs:
                     cells.append("skipped")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from prefix_sched.studies.gap import gap_report, trace_rows
 from prefix_sched.solvers.bounds.upper import upper_bound
-from prefix_sched.solvers.bounds.lower import _Trie, lower_bound
+from prefix_sched.solvers.bounds.lower import lower_bound
+from prefix_sched.solvers.bounds.lower.trie import SegmentTrie
 from prefix_sched.theory.formats import read_mooncake
 from prefix_sched.studies.data import MOONCAKE_TRACE, find_shared
 from prefix_sched.theory.stream import Stream
@@ -36,8 +37,8 @@ def _timed(function):
 
 
 def naive_window_bound(stream: Stream) -> int:
-    """Theorem 1 under ``last`` by brute force over windows (scaled integers), the baseline."""
-    trie = _Trie(stream, 0)
+    """The window lemma under ``last`` by brute force over windows (scaled integers), the baseline."""
+    trie = SegmentTrie(stream, 0)
     n, best = len(trie.t), None
     for x in range(n):
         if not trie.group_first[x]:

@@ -16,6 +16,13 @@ same engine with the stretch path switched off (one iteration at a time, the pat
 engine of the tests reproduces) on the first ``--baseline-requests`` (4,096) requests, against the
 stretch path on the same requests: the speed-up and a check that every token time is equal.
 Times are wall-clock (``time.perf_counter``) in this one process.
+
+``--mooncake`` (issue 22): the Mooncake conversation trace (12,031 requests, prompts as 512-token
+hash blocks, its own timestamps; found with ``prefix_sched.studies.data.find_shared``) through one
+``sarathi`` engine with ``--prefix-cache lru`` sharing ``--mooncake-kv`` (219,104 tokens: Mistral-7B
+on a 48 GB card at 90%, the seed's setting) tokens of KV memory and new prefills in ``k-lpm:3``
+order, budget 512, the ``seed`` preset: the wall and CPU time of ``serve`` alone (limit: 15 s), the
+reuse and the iterations.
 """
 
 from __future__ import annotations
@@ -66,7 +73,13 @@ def main() -> None:
     parser.add_argument("--kv-tokens", type=int, default=None)
     parser.add_argument("--baseline-requests", type=int, default=4096)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--mooncake", action="store_true", help="only the Mooncake prefix-cache run")
+    parser.add_argument("--mooncake-kv", type=int, default=219_104)
+    parser.add_argument("--mooncake-order", default="k-lpm:3")
     args = parser.parse_args()
+    if args.mooncake:
+        mooncake(args)
+        return
     if args.quick:
         args.requests, args.baseline_requests = 2048, 512
     if not args.lengths.exists():
@@ -101,6 +114,28 @@ def main() -> None:
               f"{fast_seconds:.2f} s: {slow_seconds / fast_seconds:.1f}x; token times equal: {same}")
         if not same:
             sys.exit("the stretch path changed a token time")
+
+
+def mooncake(args) -> None:
+    from prefix_sched.studies.data import MOONCAKE_TRACE, find_shared
+
+    path = find_shared(MOONCAKE_TRACE, CHECKOUT)
+    if path is None:
+        sys.exit(f"no {MOONCAKE_TRACE} in ../shared beside the checkout")
+    started = time.perf_counter()
+    workload = load_workload(path, "mooncake")
+    print(f"workload: {workload.n} Mooncake requests, {workload.total_prompt_tokens:,} prompt tokens, "
+          f"{workload.total_output_tokens:,} output tokens; read in {time.perf_counter() - started:.2f} s")
+    wall, cpu = time.perf_counter(), time.process_time()
+    run = serve(workload, "sarathi", order=args.mooncake_order, budget=args.budget, max_seqs=args.max_seqs,
+                prefix_cache="lru", kv_tokens=args.mooncake_kv)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    cached = int(run.timeline.cached_tokens.sum())
+    print(f"sarathi, order {args.mooncake_order}, prefix cache lru in {args.mooncake_kv:,} tokens of KV memory: "
+          f"serve {wall:.2f} s wall, {cpu:.2f} s CPU (limit 15 s); {run.iterations:,} iterations "
+          f"({run.stretched_iterations / max(run.iterations, 1):.0%} in stretches), {run.preemptions} preemptions; "
+          f"reuse {cached / workload.total_prompt_tokens:.3f} ({cached:,} cached prompt tokens); "
+          f"peak RSS {peak_rss_mb():.0f} MiB")
 
 
 if __name__ == "__main__":

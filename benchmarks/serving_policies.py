@@ -28,8 +28,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from prefix_sched.solvers.online.policies import POLICY_FORMS, parse_policy
-from prefix_sched.solvers.online.priority import make_policy_queue
+from prefix_sched.solvers.online.policies import POLICIES, POLICY_EXAMPLES, make_policy_queue, parse_policy
 from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.theory.cache import parse_cache
 from prefix_sched.theory.cost import integer_timebase
@@ -39,9 +38,8 @@ from prefix_sched.theory.formats import read_mooncake
 from prefix_sched.studies.data import MOONCAKE_TRACE, find_shared
 
 TRACE = find_shared(MOONCAKE_TRACE)
-POLICIES = ("fcfs", "lpm", "k-lpm:3", "sglang-lpm", "lpm-aging:64", "spf", "shortest-prompt", "lof", "hrrn",
-            "dfs-weight", "random")
-INDEXED = ("sglang-lpm", "lpm-aging:64", "spf", "shortest-prompt", "lof", "hrrn", "dfs-weight", "random")
+INDEXED = tuple(row.example_policy for row in POLICIES if not row.algorithm_one)
+"""The policies beyond Algorithm 1 (whose LPM index benchmarks/online_policies.py and cache_policies.py time)."""
 
 
 def _timed(function):
@@ -55,12 +53,12 @@ def trace_through_every_policy(trace: Path, tokens_per_ms: str, limit: int | Non
     print(f"1. {trace.name}: {stream.n} requests (read in {read_s:.1f} s); online, alpha = 0")
     total = 0.0
     for cache in ("last", "lru:1000000"):
-        for name in POLICIES:
+        for name in POLICY_EXAMPLES:
             run, seconds = _timed(lambda: simulate(stream, parse_policy(name), cache=cache, seed=0))
             total += seconds
             print(f"   {cache:12s} {run.policy.label:36s} {seconds:6.2f} s  P99 {float(run.evaluation.percentile(99)):.4g}"
                   f"  max waited {run.max_waited:6d}  Jain {run.jain_slowdown:.3f}")
-    print(f"   total {total:.1f} s for {2 * len(POLICIES)} runs (limit 120 s)")
+    print(f"   total {total:.1f} s for {2 * len(POLICY_EXAMPLES)} runs (limit 120 s)")
 
 
 def replay(stream: Stream, run, kind: str, cache: str, decisions: int) -> tuple[float, list[int]]:
@@ -105,9 +103,9 @@ def indexed_vs_naive(n: int, caches: list[str], decisions: int) -> None:
         for name in INDEXED:
             spec = parse_policy(name)
             run, run_s = _timed(lambda: simulate(stream, spec, cache=cache, seed=0))
-            _, lengths = replay(stream, run, "radix", cache, n)
+            _, lengths = replay(stream, run, "indexed", cache, n)
             count = min(decisions, n)
-            indexed_s, _ = replay(stream, run, "radix", cache, count)
+            indexed_s, _ = replay(stream, run, "indexed", cache, count)
             naive_s, _ = replay(stream, run, "naive", cache, count)
             naive_total = naive_s * sum(lengths) / sum(lengths[:count])
             print(f"   {cache:11s} {run.policy.label:36s} queue mean {sum(lengths) / n:6.0f} max {max(lengths):6d};"
@@ -125,7 +123,6 @@ def main() -> None:
     parser.add_argument("--skip-trace", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 600 trace requests, n = 1500")
     args = parser.parse_args()
-    assert set(POLICIES) | {"k-lpm:K", "sglang-lpm[:T]", "lpm-aging:N"} >= set(POLICY_FORMS)
     if not args.skip_trace:
         trace_through_every_policy(args.trace, args.tokens_per_ms, 600 if args.quick else None)
     indexed_vs_naive(1500 if args.quick else args.n, args.caches, 200 if args.quick else args.naive_decisions)

@@ -2,7 +2,7 @@
 Corollary 3's regime, the P99-vs-rate table. Usage: python benchmarks/theory_theorem2.py"""
 
 from prefix_sched.studies.adversary import adversarial_search
-from prefix_sched.studies.p99_rate import p99_vs_rate
+from prefix_sched.studies.p99_rate import p99_vs_rate, spread
 from prefix_sched.studies.theorem2 import corollary3_runs, klpm_spec, monte_carlo
 from prefix_sched.theory.theorem2 import bounds
 def main() -> None:
@@ -20,9 +20,8 @@ def main() -> None:
     print("  proof's sample size eps=1/10 delta=1/10:", bounds.corollary3_sample_size(4, 100, 5, 50, "1/10", "1/10"))
     print("P99 TTFT vs rate (online, groups of 4, prefix 4000, suffix 100, 100 groups, 5 seeds): min/median/max")
     rates = ["1/6000", "1/5000", "1/4000", "1/3000", "1/2000", "1/1500", "1/1200"]
-    for row in p99_vs_rate(rates, groups=100, seeds=(0, 1, 2, 3, 4)):
-        lo, mid, hi = row.spread
-        print(f"  rate={row.rate} k={row.k:>3} {lo:>9.0f} {mid:>9.0f} {hi:>9.0f}")
+    for (rate, policy), (lo, mid, hi) in spread(p99_vs_rate(rates, groups=100, seeds=(0, 1, 2, 3, 4))).items():
+        print(f"  rate={rate} {policy:<12} {lo:>9.0f} {mid:>9.0f} {hi:>9.0f}")
 
 
 if __name__ == "__main__":

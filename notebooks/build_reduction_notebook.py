@@ -14,13 +14,13 @@ CELLS = [
            "`T = mB + (m-1)L`; `s` (length `T`) at 0, the A queries at `T`, `x_j` at `j(B+L)`, its twin `y_j` at "
            "`j(B+L) + T`, and `e` (length `T`) at `2T + L`."),
     ("code", "import matplotlib.pyplot as plt\n"
-             "from prefix_sched.reductions.three_partition import planted_yes, certified_no, decide\n"
+             "from prefix_sched.reductions.three_partition import planted_yes, certified_no, decide_partition\n"
              "from prefix_sched.reductions.construction import (construct, construct_changed, Change,\n"
              "    schedule_from_partition, certify_schedule, partition_from_schedule)\n"
              "from prefix_sched.reductions.verify import decide_ttft\n"
              "from prefix_sched.theory.gantt import plot_gantt\n"
              "yes = planted_yes(2, 40, seed=0)\n"
-             "answer = decide(yes)\n"
+             "answer = decide_partition(yes)\n"
              "c = construct(yes)\n"
              "print('sizes', yes.sizes, 'B =', yes.bound, '3-partition:', answer.groups)\n"
              "print('T =', c.ttft, 'window', c.window)\n"
@@ -40,12 +40,12 @@ CELLS = [
              "print(verdict.status, 'groups from the solver schedule:', partition_from_schedule(c, verdict.order))\n"
              "no = certified_no(2, 40, seed=1)\n"
              "c_no = construct(no)\n"
-             "print('no-instance', no.sizes, 'decide:', decide(no).answer, '| TTFT side:', decide_ttft(c_no.stream, c_no.ttft, time_limit=60).status)"),
+             "print('no-instance', no.sizes, 'decide_partition:', decide_partition(no).answer, '| TTFT side:', decide_ttft(c_no.stream, c_no.ttft, time_limit=60).status)"),
     ("md", "## Why each part is there\n\nEach deliberate change breaks the equivalence (exact DP):"),
     ("code", "for change, instance in [(Change.TTFT_ONE_LESS, yes), (Change.Y_DIFFERS, yes), (Change.NO_S, no), (Change.NO_E, no)]:\n"
              "    changed = construct_changed(instance, change)\n"
              "    status = decide_ttft(changed.stream, changed.ttft, time_limit=60).status\n"
-             "    kind = 'yes' if decide(instance).answer else 'no'\n"
+             "    kind = 'yes' if decide_partition(instance).answer else 'no'\n"
              "    print(f'{change.value:>14} on a {kind}-instance: TTFT-feasibility {status}')"),
     ("md", "The full battery (m = 1..5, yes and no, certificates both ways) is the `verify-reduction` "
            "command, the README's main job."),

@@ -94,13 +94,12 @@ def main():
            "Poisson arrivals; groups of 4 prompts share a 4000-token user history, each with a 100-token "
            "suffix; served online by k-LPM for k in {0, 1, 2, 3, 4, inf} (k = 0 is FCFS, inf is LPM), "
            "uniformly random LPM ties. Bands show min-max over 5 seeds, lines the median."),
-        code("from prefix_sched.studies.p99_rate import p99_vs_rate, plot_p99_vs_rate\n"
+        code("from prefix_sched.studies.p99_rate import p99_vs_rate, plot_p99_vs_rate, spread\n"
              "rates = ['1/6000', '1/5000', '1/4000', '1/3000', '1/2000', '1/1500', '1/1200']\n"
              "rows = p99_vs_rate(rates, groups=100, seeds=(0, 1, 2, 3, 4))\n"
              "plot_p99_vs_rate(rows);"),
-        code("for row in rows:\n"
-             "    lo, mid, hi = row.spread\n"
-             "    print(f'rate {str(row.rate):>7}  k={row.k:>3}  P99 min {lo:9.0f}  median {mid:9.0f}  max {hi:9.0f}')"),
+        code("for (rate, policy), (lo, mid, hi) in spread(rows).items():\n"
+             "    print(f'rate {str(rate):>7}  {policy:<12}  P99 min {lo:9.0f}  median {mid:9.0f}  max {hi:9.0f}')"),
         md("At low rates FCFS (k = 0) is as good as any; as the rate grows LPM and k-LPM reuse the shared "
            "histories, and LPM's random zero-overlap picks starve early queries, so a small k (2-4) has "
            "the lowest P99 at high load - the shape of the seed's Figure 2."),

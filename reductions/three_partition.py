@@ -13,7 +13,7 @@ What is here:
       {"format": "prefix-sched.3-partition", "version": 1, "B": 40, "sizes": [12, 13, 15], "meta": {}}
 
   ``B`` may be left out, then it is ``sum / m`` (which must be an integer); ``meta`` is optional;
-- :func:`decide`, an exact decider (depth-first search over triples with memoised failures) that
+- :func:`decide_partition`, an exact decider (depth-first search over triples with memoised failures) that
   returns a partition when there is one and a proof by exhaustion when there is none;
 - seeded generators: :func:`planted_yes` (plant ``m`` triples, then shuffle) and
   :func:`certified_no` (draw, decide, keep a no; bounded tries, a clear error when none is found).
@@ -25,9 +25,9 @@ What it leaves out: the reduction itself (:mod:`prefix_sched.reductions.construc
 Examples
 --------
 >>> inst = ThreePartition((5, 6, 7, 5, 5, 8), 18)
->>> inst.m, decide(inst).groups
+>>> inst.m, decide_partition(inst).groups
 (2, ((0, 3, 5), (1, 2, 4)))
->>> decide(ThreePartition((5, 5, 5, 7, 7, 7), 18)).answer
+>>> decide_partition(ThreePartition((5, 5, 5, 7, 7, 7), 18)).answer
 False
 >>> ThreePartition((4, 6, 8), 18)
 Traceback (most recent call last):
@@ -192,9 +192,10 @@ def read_instance(path: Path | str) -> ThreePartition:
     return from_json(record, str(path) if str(path).isprintable() else repr(str(path)))
 
 
-def write_instance(instance: ThreePartition, path: Path | str, *, option: str = "--out") -> None:
+def write_instance(instance: ThreePartition, path: Path | str, *, option: str = "instance file") -> None:
     """Write ``instance`` as a ``prefix-sched.3-partition`` file, atomically
-    (:func:`~prefix_sched.theory.outputs.write_text`; ``option`` names it in error messages)."""
+    (:func:`~prefix_sched.theory.outputs.write_text`; ``option`` names it in error messages: a
+    command passes its option)."""
     write_text(path, json.dumps(instance.to_json(), sort_keys=True) + "\n", option)
 
 
@@ -217,7 +218,7 @@ class PartitionResult:
     nodes: int
 
 
-def decide(instance: ThreePartition) -> PartitionResult:
+def decide_partition(instance: ThreePartition) -> PartitionResult:
     """Decide ``instance`` exactly and return a partition if there is one.
 
     Depth-first search: the largest unplaced size must share a group with two others summing to
@@ -320,7 +321,7 @@ def planted_yes(m: int, bound: int = DEFAULT_BOUND, *, seed: int | np.random.Gen
 def certified_no(
     m: int, bound: int = DEFAULT_BOUND, *, seed: int | np.random.Generator = 0, max_tries: int = DEFAULT_MAX_TRIES
 ) -> ThreePartition:
-    """A no-instance, certified by :func:`decide`.
+    """A no-instance, certified by :func:`decide_partition`.
 
     Draws ``3m - 1`` sizes uniformly from the allowed range and sets the last to ``mB`` minus their
     sum (redrawing when it falls outside), decides the instance and keeps it if it is a no. The
@@ -333,7 +334,7 @@ def certified_no(
         no-instance.
 
     >>> inst = certified_no(2, seed=0)
-    >>> decide(inst).answer
+    >>> decide_partition(inst).answer
     False
     """
     lo, hi = _check_generator_args(m, bound)
@@ -346,7 +347,7 @@ def certified_no(
         if not lo <= last <= hi:
             continue
         instance = ThreePartition(tuple(head + [last]), bound)
-        result = decide(instance)
+        result = decide_partition(instance)
         if not result.answer:
             meta = {"generator": "certified_no", "tries": tries, "decider_nodes": result.nodes}
             return ThreePartition(instance.sizes, bound, meta)

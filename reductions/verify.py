@@ -1,6 +1,6 @@
 """The reduction's self-check: decide both sides for a battery of instances and compare.
 
-For each 3-PARTITION instance: decide it exactly (:func:`~prefix_sched.reductions.three_partition.decide`),
+For each 3-PARTITION instance: decide it exactly (:func:`~prefix_sched.reductions.three_partition.decide_partition`),
 build the Theorem 1 stream (:func:`~prefix_sched.reductions.construction.construct`), decide TTFT
 feasibility with an exact solver (:func:`decide_ttft`), and check the certificates both ways:
 
@@ -61,12 +61,12 @@ from prefix_sched.reductions.three_partition import (
     ThreePartition,
     certified_no,
     check_bound,
-    decide,
+    decide_partition,
     planted_yes,
 )
 
 ENGINES = (Solver.DP, Solver.CPSAT)
-SOLVERS = tuple(engine.value for engine in ENGINES)
+ENGINE_NAMES = tuple(engine.value for engine in ENGINES)  # the engines a case can run, by name
 DEFAULT_SOLVER = Solver.DP.value
 FEASIBLE, INFEASIBLE, UNKNOWN = Status.FEASIBLE, Status.INFEASIBLE, Status.UNKNOWN
 DEFAULT_MS = (1, 2, 3, 4, 5)
@@ -274,7 +274,7 @@ def run_case(
         dp_processes()
     stop = Deadline.of(time_limit)
     started = time.monotonic()
-    partition = decide(instance)
+    partition = decide_partition(instance)
     partition_seconds = time.monotonic() - started
     construction = construct(instance, x_length=x_length)
     base = dict(m=instance.m, kind=kind, seed=seed, instance=instance, partition_answer=partition.answer,

@@ -11,6 +11,9 @@
   and its file format;
 - :mod:`~prefix_sched.studies.appendix_a`: Appendix A against the exact solvers;
 - :mod:`~prefix_sched.studies.sweep`: many configurations of one study on local processes or Ray;
+- :mod:`~prefix_sched.studies.rows`: the one row type of a policy run (:class:`PolicyRow`) that
+  ``compare``, the cache, policy and P99 studies and the sweep tabulate, its measures named as in
+  :mod:`~prefix_sched.theory.measures`;
 - :mod:`~prefix_sched.studies.data`: where the team's shared data is.
 
 Notebooks and benchmarks call these; a study holds no solver of its own.

@@ -68,6 +68,7 @@ def adversarial_search(
     policy : PolicySpec
         The policy under attack (for the corrected theorem, ``klpm_spec(r)``).
     view : {"batch", "fixed", "online"}
+        One of :data:`~prefix_sched.studies.theorem2.THEOREM2_VIEWS`.
     iterations, restarts : int
         Proposed swaps per restart, and restarts.
     seed : int

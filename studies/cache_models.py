@@ -6,8 +6,10 @@ arrival rate is high relative to the TTFT constraint". This module serves one st
 several offered loads (:func:`~prefix_sched.studies.load_comparison.rescale_to_load`), with FCFS, LPM and
 k-LPM (k = 1, 2, 3) online under each cache model (:mod:`~prefix_sched.theory.cache`): ``last``, an
 LRU radix cache at capacities from one (the longest) prompt up to the whole stream, and
-``unbounded``; every number comes from the evaluator of the simulated order. It then reads off the
-policy rankings per (load, cache) and where they differ from the ranking under ``last``.
+``unbounded``; every number comes from the evaluator of the simulated order. Each run is one
+:class:`~prefix_sched.studies.rows.PolicyRow` with the measures of :data:`CACHE_STUDY_MEASURES`
+(:mod:`~prefix_sched.theory.measures`). It then reads off the policy rankings per (load, cache)
+and where they differ from the ranking under ``last``.
 
 It leaves out batches (B = 1), alpha > 0 and the offline views; plotting is done by the caller on
 the rows (:func:`series` gives one line per policy).
@@ -21,49 +23,30 @@ Examples
 >>> rows = cache_study(s, "def4", loads=[2], caches=["last", "unbounded"])
 >>> [(row.cache, row.policy, str(row.reused_share)) for row in rows if row.policy in ("fcfs", "lpm")]
 [('last', 'fcfs', '5/66'), ('last', 'lpm', '15/44'), ('unbounded', 'fcfs', '15/22'), ('unbounded', 'lpm', '15/22')]
->>> ranking(rows, "max_ttft")[(Fraction(2), "unbounded")][0]
+>>> ranking(rows, "max")[(Fraction(2), "unbounded")][0]
 'fcfs'
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 from prefix_sched.errors import InputError
 from prefix_sched.theory.load import rescale_to_load
 from prefix_sched.solvers.online.policies import parse_policy
 from prefix_sched.solvers.online.simulate import simulate
+from prefix_sched.studies.rows import PolicyRow, policy_row
 from prefix_sched.theory.cache import parse_cache
-from prefix_sched.theory.numbers import Exact, exact_number
+from prefix_sched.theory.measures import Measure, parse_measure
+from prefix_sched.theory.numbers import exact_number
 from prefix_sched.theory.stream import Stream
 
 STUDY_POLICIES = ("fcfs", "lpm", "k-lpm:1", "k-lpm:2", "k-lpm:3")
 LADDER_FACTORS = (1, 8, 64, 512)
 """Capacities of the LRU rungs, in multiples of the longest prompt (the smallest legal capacity)."""
-METRICS = ("p50", "p99", "max_ttft", "reused_share")
-
-
-@dataclass(frozen=True)
-class StudyRow:
-    """One policy on one stream at one load under one cache model (token-times, exact)."""
-
-    stream: str
-    load: Fraction
-    cache: str
-    policy: str
-    p50: Exact
-    p99: Exact
-    max_ttft: Exact
-    reused_share: Fraction
-
-    def metric(self, name: str) -> Exact:
-        """The value of ``name`` (one of :data:`METRICS`)."""
-        if name not in METRICS:
-            raise InputError(f"unknown metric {name!r}; valid: {', '.join(METRICS)}")
-        return getattr(self, name)
+CACHE_STUDY_MEASURES = ("p50", "p99", "max", "reused_share")
+"""What each row of :func:`cache_study` measures (:mod:`~prefix_sched.theory.measures`)."""
 
 
 def capacity_ladder(stream: Stream, factors: Sequence[int] = LADDER_FACTORS) -> tuple[str, ...]:
@@ -76,35 +59,36 @@ def capacity_ladder(stream: Stream, factors: Sequence[int] = LADDER_FACTORS) -> 
 
 
 def cache_study(stream: Stream, name: str, loads: Iterable[object], caches: Iterable[str],
-                policies: Sequence[str] = STUDY_POLICIES) -> tuple[StudyRow, ...]:
-    """Serve ``stream`` rescaled to each load with each policy (online) under each cache model."""
+                policies: Sequence[str] = STUDY_POLICIES) -> tuple[PolicyRow, ...]:
+    """Serve ``stream`` (called ``name`` in the rows) rescaled to each load with each policy
+    (online) under each cache model; rows carry the policies' labels (``k-lpm:1`` is
+    ``k-lpm(k=1)``)."""
     models = [parse_cache(cache) for cache in caches]
     specs = [parse_policy(policy) for policy in policies]
-    total = stream.total_tokens()
     rows = []
     for load in loads:
         target = Fraction(exact_number(load, "load"))
         rescaled = rescale_to_load(stream, target)
         for model in models:
-            for policy, spec in zip(policies, specs):
-                ev = simulate(rescaled, spec, cache=model).evaluation
-                rows.append(StudyRow(name, target, model.spec, policy, ev.percentile(50), ev.percentile(99),
-                                     ev.max_ttft, Fraction(ev.total_reused, total)))
+            for spec in specs:
+                run = simulate(rescaled, spec, cache=model)
+                rows.append(policy_row(run, rescaled, CACHE_STUDY_MEASURES, name=name, load=target))
     return tuple(rows)
 
 
-def ranking(rows: Iterable[StudyRow], metric: str) -> dict[tuple[Fraction, str], tuple[str, ...]]:
-    """Per (load, cache): the policies from best to worst by ``metric`` (lower is better, except
-    ``reused_share``: higher is better); ties keep the order of :data:`STUDY_POLICIES`."""
-    groups: dict[tuple[Fraction, str], list[StudyRow]] = {}
+def ranking(rows: Iterable[PolicyRow], metric: str) -> dict[tuple[Fraction, str], tuple[str, ...]]:
+    """Per (load, cache): the policies from best to worst by the measure ``metric`` (lower is
+    better, except where :attr:`~prefix_sched.theory.measures.Measure.higher_is_better`, e.g.
+    ``reused_share``); ties keep the order of :data:`STUDY_POLICIES`."""
+    groups: dict[tuple[Fraction, str], list[PolicyRow]] = {}
     for row in rows:
         groups.setdefault((row.load, row.cache), []).append(row)
-    sign = -1 if metric == "reused_share" else 1
-    return {key: tuple(row.policy for row in sorted(group, key=lambda row: sign * row.metric(metric)))
+    sign = -1 if _measure(metric).higher_is_better else 1
+    return {key: tuple(row.policy for row in sorted(group, key=lambda row: sign * row.measure(metric)))
             for key, group in groups.items()}
 
 
-def ranking_changes(rows: Iterable[StudyRow], metric: str) -> list[tuple[Fraction, str, str, str]]:
+def ranking_changes(rows: Iterable[PolicyRow], metric: str) -> list[tuple[Fraction, str, str, str]]:
     """Where a cache model changes the best policy by ``metric`` against ``last`` at the same load:
     ``(load, cache, best under last, best under cache)``, only where the two differ."""
     ranks = ranking(rows, metric)
@@ -116,24 +100,28 @@ def ranking_changes(rows: Iterable[StudyRow], metric: str) -> list[tuple[Fractio
     return changes
 
 
-def series(rows: Iterable[StudyRow], load: object, metric: str) -> dict[str, tuple[list[str], list[float]]]:
+def series(rows: Iterable[PolicyRow], load: object, metric: str) -> dict[str, tuple[list[str], list[float]]]:
     """For one load: per policy, the caches in study order and ``metric`` under each (for a plot)."""
     target = Fraction(exact_number(load, "load"))
+    _measure(metric)
     out: dict[str, tuple[list[str], list[float]]] = {}
     for row in rows:
         if row.load == target:
             caches, values = out.setdefault(row.policy, ([], []))
             caches.append(row.cache)
-            values.append(float(row.metric(metric)))
+            values.append(float(row.measure(metric)))
     return out
 
 
-def disagreements(rows: Iterable[StudyRow], cache: str, reference: str = "unbounded") -> list[StudyRow]:
-    """Rows under ``cache`` whose numbers differ from those under ``reference`` at the same load and
+def disagreements(rows: Iterable[PolicyRow], cache: str, reference: str = "unbounded") -> list[PolicyRow]:
+    """Rows under ``cache`` whose measures differ from those under ``reference`` at the same load and
     policy (an LRU cache as large as the whole stream never evicts, so it must agree with unbounded)."""
     rows = list(rows)
     base = {(row.load, row.policy): row for row in rows if row.cache == reference}
-    return [row for row in rows if row.cache == cache
-            and (row.p50, row.p99, row.max_ttft, row.reused_share) != (
-                base[row.load, row.policy].p50, base[row.load, row.policy].p99,
-                base[row.load, row.policy].max_ttft, base[row.load, row.policy].reused_share)]
+    return [row for row in rows if row.cache == cache and row.measured() != base[row.load, row.policy].measured()]
+
+
+def _measure(name: str) -> Measure:
+    if name not in CACHE_STUDY_MEASURES:
+        raise InputError(f"unknown metric {name!r}; valid: {', '.join(CACHE_STUDY_MEASURES)}")
+    return parse_measure(name)

@@ -8,10 +8,16 @@ What ``prefix-sched gap``, notebook 08, docs/gap.md and ``benchmarks/gap.py`` ru
 - :func:`definition4_rows`: Definition 4 streams at parameter points of Corollary 3's region
   (``r >= 2``, ``0 < Delta < u``, :func:`~prefix_sched.theory.theorem2.bounds.in_corollary3_region`);
 - :func:`exact_rows`: small streams whose optimum the exact engine proves, to see how tight both
-  sides are where the truth is known.
+  sides are where the truth is known;
+- :func:`report_json` / :func:`write_report`: the report file, format ``prefix-sched.gap`` version
+  1: top-level ``lower_bound`` (value, source, the window with its query ids, work and credit, the
+  runs certificate, the per-query bound) and ``upper_bound`` (value, source, the order as query
+  ids, what the local search did), ``bracket``, ``bracket_gap``, ``policies`` (a list of
+  ``{policy, max_ttft, gap}``) and the settings; numbers are exact, an integer or a ratio string
+  ``"p/q"`` (:func:`~prefix_sched.theory.numbers.to_json`).
 
-What it leaves out: plotting (the notebook draws the rows) and any claim about streams it was
-not run on.
+What it leaves out: plotting (the notebook draws the rows), printing (the ``gap`` command) and any
+claim about streams it was not run on.
 
 Examples
 --------
@@ -24,10 +30,13 @@ Examples
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 from prefix_sched.errors import InputError
 from prefix_sched.theory.load import rescale_to_load
@@ -38,11 +47,14 @@ from prefix_sched.solvers.bounds.lower import LowerBound, lower_bound
 from prefix_sched.solvers.online.policies import PolicySpec
 from prefix_sched.theory.theorem2.bounds import in_corollary3_region
 from prefix_sched.theory.cache import CacheModel, parse_cache
-from prefix_sched.theory.numbers import Exact, exact_number, normalize
+from prefix_sched.theory.numbers import Exact, exact_number, normalize, to_json
+from prefix_sched.theory.outputs import write_text
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 from prefix_sched.theory.stream import Stream
 
 UPPER_SHARE = 0.75  # of the time limit, for the upper bound's search; the rest for the runs bound
+REPORT_FORMAT = "prefix-sched.gap"
+REPORT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,49 @@ def gap_report(stream: Stream, policies: Sequence[PolicySpec] | None = None, *, 
                              f"at {upper.value}")
     labels = tuple(dict.fromkeys(spec.label for spec in specs))
     return GapReport(lower, upper, labels, model.spec, time.perf_counter() - started)
+
+
+def report_json(stream: Stream, report: GapReport, *, load: Exact | None, alpha: Exact, time_limit_s: object,
+                window: int) -> dict[str, Any]:
+    """The ``prefix-sched.gap`` report of ``report`` on ``stream`` (module docstring), with the
+    settings that produced it: the offered ``load`` the arrivals were rescaled to (None: as given),
+    ``alpha``, the time limit in seconds and the local search's window.
+
+    Examples
+    --------
+    >>> from prefix_sched.theory.stream import Stream
+    >>> s = Stream.from_records([("a", (("x", 10),), 0), ("b", (("y", 10),), 0)])
+    >>> data = report_json(s, gap_report(s, time_limit=5), load=None, alpha=0, time_limit_s=5, window=8)
+    >>> data["format"], data["version"], data["bracket"], data["policies"][0]
+    ('prefix-sched.gap', 1, [20, 20], {'policy': 'fcfs', 'max_ttft': 20, 'gap': 0})
+    """
+    upper = report.upper
+    search = upper.search
+    return {
+        "format": REPORT_FORMAT, "version": REPORT_VERSION, "stream": dict(stream.meta), "n": stream.n,
+        "load": None if load is None else to_json(load), "cache": report.cache,
+        "alpha": to_json(alpha),
+        "lower_bound": report.lower.as_json(stream),
+        "upper_bound": {"value": to_json(upper.value), "source": upper.label,
+                        "order": [stream.queries[i].qid for i in upper.evaluation.order],
+                        "search": None if search is None else {
+                            "start": to_json(search.start.max_ttft), "moves": search.moves,
+                            "windows": search.windows, "stopped": search.stopped}},
+        "bracket": [to_json(report.lower.value), to_json(upper.value)],
+        "bracket_gap": to_json(report.bracket_gap),
+        "policies": [{"policy": label, "max_ttft": to_json(value), "gap": to_json(gap)}
+                     for label, value, gap in report.rows(policies_only=True)],
+        "settings": {"time_limit_s": to_json(time_limit_s), "window": window},
+        "wall_time_s": round(report.wall_time_s, 3),
+    }
+
+
+def write_report(path: Path | str, stream: Stream, report: GapReport, *, load: Exact | None, alpha: Exact,
+                 time_limit_s: object, window: int, option: str = "gap report") -> None:
+    """Write :func:`report_json` to ``path`` (JSON, one-space indent, atomically: the one writer of
+    :mod:`~prefix_sched.theory.outputs`); an OutputError names ``option`` and the path."""
+    data = report_json(stream, report, load=load, alpha=alpha, time_limit_s=time_limit_s, window=window)
+    write_text(path, json.dumps(data, indent=1) + "\n", option)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Compare policies on one stream across offered loads: which k should a server run?
 
 The stream is rescaled to each offered load (:func:`~prefix_sched.theory.load.rescale_to_load`:
-work without reuse over the span of arrivals); :func:`compare_policies` then serves every rescaled stream with every policy, online, and reports
-TTFT percentiles, reuse, the most decisions any query waited and Jain's index of per-query
-slowdown (:mod:`~prefix_sched.solvers.online.simulate`), each from the Definition 2 evaluator, under each
-cache model asked for (``caches``, default ``("last",)``). It leaves out choosing the time
-unit: for a Mooncake trace the loads already absorb ``--tokens-per-ms``.
+work without reuse over the span of arrivals); :func:`compare_policies` then serves every rescaled
+stream with every policy, online, under each cache model asked for (``caches``, default
+``("last",)``), and returns one :class:`~prefix_sched.studies.rows.PolicyRow` per run with the
+measures of :data:`COMPARE_MEASURES` (TTFT percentiles, reuse, the most decisions any query waited
+and Jain's index of per-query slowdown; :mod:`~prefix_sched.theory.measures`), each from the
+Definition 2 evaluator. It leaves out choosing the time unit: for a Mooncake trace the loads
+already absorb ``--tokens-per-ms``.
 
 Examples
 --------
@@ -20,35 +22,20 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.online.policies import PolicySpec
 from prefix_sched.solvers.online.simulate import simulate
+from prefix_sched.studies.rows import PolicyRow, policy_row
 from prefix_sched.theory.cache import DEFAULT_CACHE, parse_cache
-from prefix_sched.theory.numbers import Exact, exact_number
+from prefix_sched.theory.numbers import exact_number
 from prefix_sched.theory.load import rescale_to_load
 from prefix_sched.theory.outputs import plot_format, save_figure
 from prefix_sched.theory.stream import Stream
 
-
-@dataclass(frozen=True)
-class ComparisonRow:
-    """One policy at one load under one cache: TTFT statistics (token-times, exact), the share of
-    tokens reused, the most decisions a query waited and Jain's index of slowdown."""
-
-    load: Fraction
-    policy: str
-    p50: Exact
-    p99: Exact
-    max_ttft: Exact
-    mean: Exact
-    reused_share: Fraction
-    cache: str = "last"
-    max_waited: int = 0
-    jain_slowdown: float = float("nan")
+COMPARE_MEASURES = ("p50", "p99", "max", "mean", "reused_share", "max_waited", "jain_slowdown")
+"""What each row of :func:`compare_policies` measures (:mod:`~prefix_sched.theory.measures`)."""
 
 
 def compare_policies(
@@ -60,31 +47,28 @@ def compare_policies(
     view: str = "online",
     seed: int = 0,
     caches: Sequence[object] = (DEFAULT_CACHE,),
-) -> tuple[ComparisonRow, ...]:
+    name: str = "",
+    variant: str = "",
+) -> tuple[PolicyRow, ...]:
     """Serve ``stream`` rescaled to each load with each policy under each cache; one row per
-    (cache, load, policy), in that nesting."""
+    (cache, load, policy), in that nesting (``name`` and ``variant`` name the stream in the rows)."""
     if not policies or not loads or not caches:
         raise InputError("compare needs at least one policy, one load and one cache model")
     models = [parse_cache(cache) for cache in caches]
     for model in models:
         model.check_stream(stream)
     rows = []
-    total = stream.total_tokens()
     for model in models:
         for load in loads:
             rescaled = rescale_to_load(stream, load)
             for policy in policies:
                 run = simulate(rescaled, policy, alpha=alpha, view=view, seed=seed, cache=model)
-                ev = run.evaluation
-                rows.append(ComparisonRow(
-                    Fraction(exact_number(load, "load")), policy.label, ev.percentile(50), ev.percentile(99),
-                    ev.max_ttft, ev.mean_ttft, Fraction(ev.total_reused, total), model.spec,
-                    run.max_waited, run.jain_slowdown,
-                ))
+                rows.append(policy_row(run, rescaled, COMPARE_MEASURES, name=name, variant=variant,
+                                       load=exact_number(load, "load")))
     return tuple(rows)
 
 
-def plot_comparison(rows: Sequence[ComparisonRow], path: Path | str, option: str = "--plot") -> None:
+def plot_comparison(rows: Sequence[PolicyRow], path: Path | str, option: str = "--plot") -> None:
     """Save P99 TTFT against offered load, one line per policy (and cache, if several), log scale.
 
     The format follows the extension (:func:`plot_format`); the file is written atomically

@@ -10,8 +10,9 @@ Workloads (each served online, alpha = 0, at several offered loads by
 - SGLang bench_serving's generated-shared-prefix workload
   (:func:`~prefix_sched.theory.generators.shared_prefix`) with Poisson arrivals.
 
-The loops are :func:`~prefix_sched.studies.load_comparison.compare_policies`; this module adds the
-workloads, the summaries (who wins P99, who starves) and the plots. It leaves out any claim about
+The loops are :func:`~prefix_sched.studies.load_comparison.compare_policies` (one
+:class:`~prefix_sched.studies.rows.PolicyRow` per run); this module adds the workloads, the
+summaries (who wins P99, who starves) and the plots. It leaves out any claim about
 a real server: times are Definition 2 token-times.
 
 Examples
@@ -28,15 +29,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from prefix_sched.studies.load_comparison import ComparisonRow, compare_policies
+from prefix_sched.studies.load_comparison import compare_policies
+from prefix_sched.studies.rows import PolicyRow
 from prefix_sched.theory.load import offered_load
-from prefix_sched.solvers.online.policies import parse_policy
+from prefix_sched.solvers.online.policies import POLICY_EXAMPLES, parse_policy
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue, shared_prefix
 from prefix_sched.theory.formats import read_mooncake
 from prefix_sched.studies.data import MOONCAKE_TRACE, find_shared
 
-STUDY_POLICIES = ("fcfs", "lpm", "k-lpm:3", "sglang-lpm", "lpm-aging:64", "spf", "shortest-prompt", "lof", "hrrn",
-                  "dfs-weight", "random")
+STUDY_POLICIES = POLICY_EXAMPLES
 """Every registered policy once (``lof`` only where the workload has output lengths)."""
 LOADS = ("0.8", "1", "1.2", "1.5", "2")
 
@@ -47,16 +48,16 @@ def _specs(policies: Sequence[str], outputs: bool):
 
 def mooncake_rows(path: Path | str | None = None, limit: int | None = None, loads: Sequence[str] = LOADS,
                   caches: Sequence[str] = ("last", "lru:1000000"), policies: Sequence[str] = STUDY_POLICIES,
-                  tokens_per_ms: str = "20") -> tuple[ComparisonRow, ...]:
+                  tokens_per_ms: str = "20") -> tuple[PolicyRow, ...]:
     """The conversation trace (its first ``limit`` requests; default the shared one) through every
     policy, load and cache."""
     stream = read_mooncake(find_shared(MOONCAKE_TRACE) if path is None else path, tokens_per_ms, limit=limit)
     outputs = all(q.output_length is not None for q in stream.queries)
-    return compare_policies(stream, _specs(policies, outputs), loads, caches=caches)
+    return compare_policies(stream, _specs(policies, outputs), loads, caches=caches, name="mooncake")
 
 
 def definition4_rows(n: int = 400, r: int = 4, u: int = 1000, d: int = 100, deltas: Sequence[int] = (100, 300, 600, 900),
-                     policies: Sequence[str] = STUDY_POLICIES, seed: int = 0) -> tuple[ComparisonRow, ...]:
+                     policies: Sequence[str] = STUDY_POLICIES, seed: int = 0) -> tuple[PolicyRow, ...]:
     """Definition 4 under ``last`` at each ``Delta`` of ``deltas``, all inside Corollary 3's region
     (``r >= 2``, ``0 < Delta < u``); each stream is served at its own offered load
     ``n (u + d) / ((n - 1) Delta)`` (rescaling would move ``Delta``, and with it out of the
@@ -67,20 +68,21 @@ def definition4_rows(n: int = 400, r: int = 4, u: int = 1000, d: int = 100, delt
         if not (r >= 2 and 0 < delta < u):
             raise ValueError(f"(r, u, Delta) = ({r}, {u}, {delta}) is outside Corollary 3's region")
         stream = regular_arrival_shuffled_queue(n=n, r=r, u=u, d=d, delta=delta, seed=seed)
-        rows += compare_policies(stream, _specs(policies, False), [offered_load(stream)])
+        rows += compare_policies(stream, _specs(policies, False), [offered_load(stream)], name="def4",
+                                 variant=f"delta={delta}")
     return tuple(rows)
 
 
 def shared_prefix_rows(groups: int = 64, prompts_per_group: int = 16, rate: str = "1/500", seed: int = 0,
                        loads: Sequence[str] = LOADS, caches: Sequence[str] = ("last", "lru:100000"),
-                       policies: Sequence[str] = STUDY_POLICIES, **lengths) -> tuple[ComparisonRow, ...]:
+                       policies: Sequence[str] = STUDY_POLICIES, **lengths) -> tuple[PolicyRow, ...]:
     """bench_serving's generated-shared-prefix workload with Poisson arrivals (then rescaled to
     each load; ``lengths`` go to :func:`~prefix_sched.theory.generators.shared_prefix`)."""
     stream = shared_prefix(groups, prompts_per_group, rate=rate, seed=seed, **lengths)
-    return compare_policies(stream, _specs(policies, True), loads, caches=caches)
+    return compare_policies(stream, _specs(policies, True), loads, caches=caches, name="shared-prefix")
 
 
-def summary(rows: Sequence[ComparisonRow]) -> list[dict[str, object]]:
+def summary(rows: Sequence[PolicyRow]) -> list[dict[str, object]]:
     """Per (cache, load): the policies with the lowest P99 (all of them if tied), those that
     starve a query longest (most decisions waited), and where k-LPM and HRRN stand (their P99s)."""
     out = []
@@ -99,16 +101,16 @@ def summary(rows: Sequence[ComparisonRow]) -> list[dict[str, object]]:
     return out
 
 
-def markdown_table(rows: Sequence[ComparisonRow]) -> str:
+def markdown_table(rows: Sequence[PolicyRow]) -> str:
     """One line per (cache, load, policy): P99, max TTFT, mean, max decisions waited, Jain."""
     lines = ["| cache | load | policy | P99 | max | mean | max waited | Jain |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row.cache} | {row.load} | {row.policy} | {float(row.p99):.4g} | {float(row.max_ttft):.4g} | "
+        lines.append(f"| {row.cache} | {row.load} | {row.policy} | {float(row.p99):.4g} | {float(row.max):.4g} | "
                      f"{float(row.mean):.4g} | {row.max_waited} | {row.jain_slowdown:.3f} |")
     return "\n".join(lines)
 
 
-def plot_study(rows: Sequence[ComparisonRow], title: str):
+def plot_study(rows: Sequence[PolicyRow], title: str):
     """A figure per cache model: P99 TTFT (log) and the most decisions waited against load, one
     line per policy; k-LPM and HRRN drawn thick. Returns the matplotlib figure."""
     import matplotlib.pyplot as plt

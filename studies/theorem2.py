@@ -44,7 +44,9 @@ from prefix_sched.theory.theorem2.definition4 import (
     batch_ttfts, canonical_user_sequences, definition4_stream, evaluate_upper, parse_definition4,
 )
 
-VIEWS = ("batch", "fixed", "online")
+THEOREM2_VIEWS = ("batch", "fixed", "online")
+"""The views a Theorem 2 study scores: the batch view (every query waiting, processing from ``s``)
+and the simulator's two (:data:`~prefix_sched.solvers.online.simulate.VIEWS`)."""
 
 
 def klpm_spec(r: int, tie_break: str = "oldest") -> PolicySpec:
@@ -70,8 +72,8 @@ def max_ttft(stream: Stream, policy: PolicySpec, view: str, seed: int | None = N
     ...
     prefix_sched.errors.InputError: unknown view 'offline'; valid: batch, fixed, online
     """
-    if view not in VIEWS:
-        raise InputError(f"unknown view {view!r}; valid: {', '.join(VIEWS)}")
+    if view not in THEOREM2_VIEWS:
+        raise InputError(f"unknown view {view!r}; valid: {', '.join(THEOREM2_VIEWS)}")
     if view == "batch":
         return max(batch_ttfts(stream, batch_order(stream, policy, seed), start))
     return Fraction(simulate(stream, policy, view=view, seed=seed).evaluation.max_ttft)

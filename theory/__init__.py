@@ -8,6 +8,8 @@
   radix cache, unbounded) behind one interface;
 - :mod:`~prefix_sched.theory.evaluator`: the Definition 2 evaluator, the single source of truth for
   completion times and TTFTs;
+- :mod:`~prefix_sched.theory.measures`: the one vocabulary of a policy run's figures (``p99``,
+  ``max``, ``reused_share``, ``max_waited``, ...), each computed from an evaluation;
 - :mod:`~prefix_sched.theory.load`: offered load and rescaling a stream to a load;
 - :mod:`~prefix_sched.theory.generators`: Definition 4 streams, Poisson prefix trees, the
   shared-prefix workload;

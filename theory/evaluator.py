@@ -142,7 +142,7 @@ def evaluate(
     """
     alpha = exact_number(alpha, "alpha", minimum=0)
     batch_size = exact_int(batch_size, "batch size B", minimum=1)
-    order = check_order(order, stream.n)
+    order = check_permutation(order, stream.n)
     cache = parse_cache(cache)
     cache.check_stream(stream)
     queries = stream.queries
@@ -175,10 +175,10 @@ def evaluate(
     )
 
 
-def check_order(order: Sequence[int], n: int) -> tuple[int, ...]:
+def check_permutation(order: Sequence[int], n: int) -> tuple[int, ...]:
     """Return ``order`` as a tuple after checking it is a permutation of ``range(n)``.
 
-    >>> check_order([1, 0, 1], 3)
+    >>> check_permutation([1, 0, 1], 3)
     Traceback (most recent call last):
     ...
     prefix_sched.errors.InputError: order is not a permutation of the 3 queries: index 1 appears twice

@@ -16,15 +16,14 @@ import json
 import sys
 from fractions import Fraction
 
-import networkx as nx
-
 from prefix_sched.commands.common import (
     add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, named, not_applicable,
     number, progress_bar, stdout,
 )
 from prefix_sched.solvers.approx.appendix_a import APPENDIX_A, DEFAULT_MAX_STATES, approx
+from prefix_sched.solvers.approx.graph import write_block_dag
 from prefix_sched.theory.cache import require_last_prompt
-from prefix_sched.theory.outputs import atomic_path, check_output_path
+from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.formats import write_schedule
 
 SHOWN = 20
@@ -75,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
         write_schedule(stream, result.evaluation, out, {**_plain(result.settings), "status": result.status,
                                                         "dropped": ids})
     if dag is not None:
-        with atomic_path(dag, "--dag") as temporary:
-            nx.write_graphml(_plain_graph(result.dag), temporary)
+        write_block_dag(result.dag, dag, option="--dag")
     stdout.print(f"approx T = {result.settings['ttft']}, eps = {result.settings['eps']}: {result.status} "
                  f"({stream.n} queries, {len(result.blocks)} blocks, {result.states} DP states, "
                  f"{result.wall_time_s:.2f} s)")
@@ -104,12 +102,3 @@ def run(args: argparse.Namespace) -> int:
 def _plain(settings: dict) -> dict:
     return {key: value for key, value in settings.items() if key != "exact_pass"}
 
-
-def _plain_graph(dag: nx.DiGraph) -> nx.DiGraph:
-    """The DAG with string vertex names and only the edge attributes GraphML can hold."""
-    names = {v: v if isinstance(v, str) else f"b{v[0]}:last={v[1]}:zone={sorted(v[2])}:clock={v[3]}" for v in dag}
-    plain = nx.DiGraph()
-    plain.add_nodes_from(names.values())
-    for u, v, data in dag.edges(data=True):
-        plain.add_edge(names[u], names[v], dropped=data["dropped"], block=data["block"])
-    return plain

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     for column in ("cache", "load", "policy", "p50", "p99", "max", "mean", "reused", "max waited", "Jain"):
         table.add_column(column, justify="left" if column in ("policy", "cache") else "right")
     for row in rows:
-        table.add_row(row.cache, fmt(row.load), row.policy, fmt(row.p50), fmt(row.p99), fmt(row.max_ttft),
+        table.add_row(row.cache, fmt(row.load), row.policy, fmt(row.p50), fmt(row.p99), fmt(row.max),
                       fmt(row.mean), f"{float(row.reused_share):.1%}", str(row.max_waited),
                       f"{row.jain_slowdown:.3f}")
     stdout.print(table)

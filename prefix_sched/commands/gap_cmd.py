@@ -5,17 +5,15 @@ certified (:mod:`~prefix_sched.solvers.bounds.lower`: the window of arrivals tha
 printed), ``best`` is the best schedule found (:mod:`~prefix_sched.solvers.bounds.upper`: the
 policies, grouped EDF and the window local search, every schedule re-checked by the evaluator).
 Each policy's gap is ``(its max TTFT - bound) / bound``: an upper bound on how far it is from
-optimal. ``--json FILE`` writes the report (``prefix-sched.gap`` version 1) with top-level
-``lower_bound`` and ``upper_bound`` and, per policy, ``max_ttft`` and ``gap``; numbers are exact,
-an integer or a ratio string ``"p/q"`` (:func:`~prefix_sched.theory.numbers.to_json`). Exit status 0
-when it ran, 2 on bad input.
+optimal. ``--json FILE`` writes the report (``prefix-sched.gap`` version 1, its format defined by
+:func:`~prefix_sched.studies.gap.report_json`) with top-level ``lower_bound`` and ``upper_bound``
+and, per policy, ``max_ttft`` and ``gap``; numbers are exact, an integer or a ratio string ``"p/q"``.
+Exit status 0 when it ran, 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
 
 from rich.table import Table
 
@@ -26,13 +24,11 @@ from prefix_sched.commands.simulate_cmd import DEFAULT_SEED, add_policy_argument
 from prefix_sched.errors import InputError
 from prefix_sched.theory.load import offered_load, rescale_to_load
 from prefix_sched.solvers.deadline import Deadline
-from prefix_sched.studies.gap import GapReport, gap_report
+from prefix_sched.studies.gap import GapReport, gap_report, write_report
 from prefix_sched.solvers.bounds.upper import DEFAULT_WINDOW, MAX_WINDOW
 from prefix_sched.theory.cache import CACHE_SPECS, DEFAULT_CACHE
-from prefix_sched.theory.numbers import to_json
-from prefix_sched.theory.outputs import check_output_path, write_text
+from prefix_sched.theory.outputs import check_output_path
 
-REPORT_FORMAT = "prefix-sched.gap"
 DEFAULT_TIME_LIMIT = 60
 DEFAULT_KS = "1 2 3 4 8"
 
@@ -75,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                         time_limit=stop, seed=seed)
     _print(args, stream, report)
     if report_path is not None:
-        write_text(report_path, json.dumps(report_json(stream, report, args), indent=1) + "\n", "--json")
+        write_report(report_path, stream, report, load=args.load, alpha=args.alpha, time_limit_s=args.time_limit,
+                     window=args.window, option="--json")
         stdout.print(f"wrote {report_path}")
     return 0
 
@@ -109,25 +106,3 @@ def _print(args: argparse.Namespace, stream, report: GapReport) -> None:
     stdout.print(f"bracket [{fmt(lower.value)}, {fmt(upper.value)}]: the best schedule is within "
                  f"{float(report.bracket_gap):.1%} of optimal")
 
-
-def report_json(stream, report: GapReport, args: argparse.Namespace) -> dict[str, Any]:
-    """The ``prefix-sched.gap`` report (module docstring)."""
-    upper = report.upper
-    search = upper.search
-    return {
-        "format": REPORT_FORMAT, "version": 1, "stream": dict(stream.meta), "n": stream.n,
-        "load": None if args.load is None else to_json(args.load), "cache": report.cache,
-        "alpha": to_json(args.alpha),
-        "lower_bound": report.lower.as_json(stream),
-        "upper_bound": {"value": to_json(upper.value), "source": upper.label,
-                        "order": [stream.queries[i].qid for i in upper.evaluation.order],
-                        "search": None if search is None else {
-                            "start": to_json(search.start.max_ttft), "moves": search.moves,
-                            "windows": search.windows, "stopped": search.stopped}},
-        "bracket": [to_json(report.lower.value), to_json(upper.value)],
-        "bracket_gap": to_json(report.bracket_gap),
-        "policies": [{"policy": label, "max_ttft": to_json(value), "gap": to_json(gap)}
-                     for label, value, gap in report.rows(policies_only=True)],
-        "settings": {"time_limit_s": to_json(args.time_limit), "window": args.window},
-        "wall_time_s": round(report.wall_time_s, 3),
-    }

@@ -12,23 +12,31 @@ import sys
 from rich.table import Table
 
 from prefix_sched.commands.common import (
-    add_stream_arguments, check_stream_arguments, fmt, integer, k_value, load_stream, not_applicable, number,
+    add_stream_arguments, check_stream_arguments, fmt, integer, k_value, load_stream, number,
     progress_bar, refuse_repeats, stdout,
 )
 from prefix_sched.errors import InputError, PrefixSchedError
 from prefix_sched.solvers.online.policies import (
-    CYCLE_STARTS, INFINITY, LPM_FAMILY, POLICY_FORMS, RANDOM_TIES, TIE_BREAKS, PolicyName, PolicySpec, parse_policy,
+    CYCLE_STARTS, INFINITY, POLICY_FORMS, TIE_BREAKS, PolicySpec, option_refusal, parse_policy, policy_runs,
+    takes_k_option,
 )
 from prefix_sched.theory.cache import CACHE_SPECS, DEFAULT_CACHE, parse_cache
 from prefix_sched.solvers.online.simulate import VIEWS, PolicyRun, simulate
+from prefix_sched.studies.rows import policy_row
+from prefix_sched.theory.measures import FLOAT, MEASURES
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.formats import write_schedule
+from prefix_sched.theory.stream import Stream
 
 DEFAULT_EXAMPLE = {"n": 400, "r": 4, "u": 1000, "d": 100, "delta": 300, "seed": 0}
 DEFAULT_POLICIES = ("fcfs", "lpm", "k-lpm")
 DEFAULT_SEED = 0
 PROGRESS_FROM = 50_000
+SIMULATE_MEASURES = ("count", "mean", "p50", "p90", "p99", "max", "violations", "reused", "max_waited",
+                     "jain_slowdown")
+"""The columns of the table, named as in :mod:`~prefix_sched.theory.measures`."""
+_HEADERS = {"reused": "tokens reused", "max_waited": "max waited", "jain_slowdown": "Jain"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         write_schedule(stream, runs[0].evaluation, out, {**runs[0].settings(), **runs[0].fairness()})
     stdout.print(f"stream: {source} ({stream.n} queries); view: {args.view}; cache: {cache}; alpha = {args.alpha}; "
                  f"B = {args.batch_size}; times in token-times")
-    stdout.print(_table(runs, args.ttft))
+    stdout.print(_table(runs, stream, args.ttft))
     if out is not None:
         stdout.print(f"wrote {stream.n} per-query results to {out}")
     return 0
@@ -108,37 +116,25 @@ def policy_specs(args: argparse.Namespace) -> list[PolicySpec]:
     refuse_repeats("--policy", names)
     if args.k:
         refuse_repeats("--k", args.k, _k_text)
-        if PolicyName.KLPM.value not in names:
-            raise not_applicable("--k", "only applies to --policy k-lpm (k-lpm:K carries its own k)")
-    ks = args.k or args.default_k
-    tie_break = args.tie_break or TIE_BREAKS[0]
-    cycle_start = args.cycle_start or CYCLE_STARTS[0]
-    specs = []
-    for name in names:
-        base = PolicyName(name.partition(":")[0])
-        ties = tie_break if base in LPM_FAMILY or base in RANDOM_TIES else TIE_BREAKS[0]
-        cycles = cycle_start if base in LPM_FAMILY else CYCLE_STARTS[0]
-        for k in ks if name == PolicyName.KLPM.value else [None]:
-            specs.append(parse_policy(name, k=k, tie_break=ties, cycle_start=cycles))
-    if args.tie_break is not None and not any(_has_ties(spec) for spec in specs):
-        raise not_applicable("--tie-break", "no policy run breaks ties in a key (FCFS, k = 0 and "
-                                            "oldest-only policies)")
-    if args.cycle_start is not None and not any(spec.k is not None and 0 < spec.k < INFINITY for spec in specs):
-        raise not_applicable("--cycle-start", "only applies to --policy k-lpm with 0 < k < inf")
-    if args.seed is not None and not any(spec.randomized for spec in specs):
-        raise not_applicable("--seed", "only applies with --tie-break random or --policy random (the random choices)")
+    given = {"k"} if args.k else set()
+    given |= {option for option in ("tie_break", "cycle_start", "seed") if getattr(args, option) is not None}
+    specs = policy_runs(names, args.k or args.default_k, args.tie_break, args.cycle_start)
+    refusal = option_refusal(names, specs, given, spell=_flag)
+    if refusal is not None:
+        raise InputError(refusal)
     refuse_repeats("--policy", [spec.label for spec in specs])
     return specs
 
 
-def _has_ties(spec: PolicySpec) -> bool:
-    return (spec.k is not None and spec.k > 0) or spec.name in RANDOM_TIES and spec.name not in LPM_FAMILY
+def _flag(option: str) -> str:
+    """The command-line flag of a policy option of the library (``tie_break`` is ``--tie-break``)."""
+    return "--" + option.replace("_", "-")
 
 
 def policy_text(text: str) -> str:
     """An argparse ``type``: a registered policy, with its parameter if it takes one (``k-lpm:3``,
     ``lpm-aging:64``); bare ``k-lpm`` takes k from ``--k``."""
-    if text == PolicyName.KLPM.value:
+    if takes_k_option(text):
         return text
     try:
         parse_policy(text)
@@ -166,24 +162,28 @@ def _k_text(k: float) -> str:
     return "k = inf" if k == INFINITY else f"k = {k}"
 
 
-def _table(runs: list[PolicyRun], bound) -> Table:
+def _table(runs: list[PolicyRun], stream: Stream, bound) -> Table:
+    """One line per run: the measures of :data:`SIMULATE_MEASURES` (``violations`` only with a
+    bound), the FCFS fallbacks in the caption."""
+    names = [name for name in SIMULATE_MEASURES if bound is not None or not MEASURES[name].needs_ttft]
+    headers = _HEADERS if bound is None else _HEADERS | {"violations": f"over T={fmt(bound)}"}
+    rows = [policy_row(run, stream, (*names, "fcfs_fallbacks"), ttft=bound) for run in runs]
     table = Table(title="TTFT (token-times)")
-    columns = ["policy", "count", "mean", "p50", "p90", "p99", "max"]
-    if bound is not None:
-        columns.append(f"over T={fmt(bound)}")
-    columns += ["tokens reused", "max waited", "Jain"]
-    for column in columns:
-        table.add_column(column, justify="left" if column == "policy" else "right")
-    for run in runs:
-        ev = run.evaluation
-        row = [run.policy.label, str(len(ev.ttft)), fmt(ev.mean_ttft)]
-        row += [fmt(ev.percentile(q)) for q in (50, 90, 99)] + [fmt(ev.max_ttft)]
-        if bound is not None:
-            row.append(str(ev.violations(bound)))
-        row += [str(ev.total_reused), str(run.max_waited), f"{run.jain_slowdown:.3f}"]
-        table.add_row(*row)
-    fallbacks = [f"{run.policy.label}: {run.fallbacks} of {len(run.order)} decisions by FCFS"
-                 for run in runs if run.fallbacks is not None]
+    table.add_column("policy", justify="left")
+    for name in names:
+        table.add_column(headers.get(name, name), justify="right")
+    for row in rows:
+        table.add_row(row.policy, *(_show(name, row.measure(name)) for name in names))
+    fallbacks = [f"{row.policy}: {row.fcfs_fallbacks} of {row.count} decisions by FCFS"
+                 for row in rows if row.fcfs_fallbacks is not None]
     if fallbacks:
         table.caption = "; ".join(fallbacks)
     return table
+
+
+def _show(name: str, value) -> str:
+    """A measure for the table: counts as they are, Jain's index to 3 places, times by :func:`fmt`."""
+    measure = MEASURES[name]
+    if measure.integer:
+        return str(value)
+    return f"{value:.3f}" if measure.kind == FLOAT else fmt(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import time
 
 from prefix_sched.commands.common import (
@@ -28,6 +29,8 @@ DEFAULT_TIME_LIMIT = 60
 DEFAULT_WORKERS = 1
 DEFAULT_SEED = 0
 CPSAT_SOLVERS = (Solver.AUTO, Solver.CPSAT)  # the solvers that run CP-SAT, the only user of --workers and --seed
+SOLVER_PARAMETER = re.compile(rf"\bsolver (?=(?:{'|'.join(SOLVERS)})\b)")
+"""Where a library message names the ``solver`` parameter with a value (``use the DP (solver dp)``)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,14 +74,21 @@ def run(args: argparse.Namespace) -> int:
                   workers=DEFAULT_WORKERS if args.workers is None else args.workers,
                   seed=DEFAULT_SEED if args.seed is None else args.seed, cache=cache)
     with _phase_display(stderr.is_terminal) as progress:
-        if args.minimize == "max-ttft":
-            result = minimize_max_ttft(stream, progress=progress, **common)
-        elif args.minimize == "violations":
-            result = minimize_violations(stream, args.ttft, progress=progress, **common)
-        else:
-            result = decide(stream, args.ttft, progress=progress, **common)
+        try:
+            if args.minimize == "max-ttft":
+                result = minimize_max_ttft(stream, progress=progress, **common)
+            elif args.minimize == "violations":
+                result = minimize_violations(stream, args.ttft, progress=progress, **common)
+            else:
+                result = decide(stream, args.ttft, progress=progress, **common)
+        except InputError as err:
+            if _as_options(str(err)) == str(err):
+                raise
+            raise InputError(_as_options(str(err))) from err
+    skipped = {engine: _as_options(why) for engine, why in result.settings["skipped"].items()}
+    settings = {**result.settings, "skipped": skipped}
     if out is not None and result.evaluation is not None:
-        write_schedule(stream, result.evaluation, out, {**result.settings, "status": result.status})
+        write_schedule(stream, result.evaluation, out, {**settings, "status": result.status})
     question = result.settings["question"]
     stdout.print(f"{question}: {result.status} (engine {result.solver}, {result.wall_time_s:.2f} s, "
                  f"{stream.n} queries)")
@@ -95,8 +105,18 @@ def run(args: argparse.Namespace) -> int:
                      soft_wrap=True)
         if out is not None:
             stdout.print(f"wrote the schedule to {out}")
-    stdout.print("settings: " + json.dumps(result.settings, sort_keys=True), soft_wrap=True)
+    stdout.print("settings: " + json.dumps(settings, sort_keys=True), soft_wrap=True)
     return result.status.exit_code
+
+
+def _as_options(text: str) -> str:
+    """A library message with its parameters named as this command's options: the library says
+    ``solver dp`` (the parameter and its value), the command line ``--solver dp``.
+
+    >>> _as_options("use the DP (solver dp)"), _as_options("unknown solver 'x'")
+    ('use the DP (--solver dp)', "unknown solver 'x'")
+    """
+    return SOLVER_PARAMETER.sub("--solver ", text)
 
 
 @contextlib.contextmanager

@@ -135,7 +135,7 @@ class _Progress:
             self.task = self.bar.add_task("sweep", total=todo, failed=0)
 
     def advance(self, result) -> None:
-        self.failed += result.row["status"] == "failed"
+        self.failed += result.record["status"] == "failed"
         if self.bar is not None:
             self.bar.update(self.task, advance=1, failed=self.failed)
 

@@ -35,7 +35,7 @@ from prefix_sched.reductions.verify import (
     DEFAULT_MS,
     DEFAULT_SOLVER,
     DEFAULT_TIME_LIMIT,
-    SOLVERS,
+    ENGINE_NAMES,
     BatterySettings,
     CaseReport,
     Summary,
@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="length L of the X queries, 1 <= L <= B (default 1)")
     parser.add_argument("--time-limit", type=limit_seconds, default=DEFAULT_TIME_LIMIT,
                         help=f"seconds per TTFT decision before it counts as unknown (default {DEFAULT_TIME_LIMIT:g})")
-    parser.add_argument("--solver", choices=SOLVERS, default=DEFAULT_SOLVER,
+    parser.add_argument("--solver", choices=ENGINE_NAMES, default=DEFAULT_SOLVER,
                         help=f"exact TTFT-feasibility solver (default {DEFAULT_SOLVER})")
     parser.add_argument("--input", metavar="FILE", default=None,
                         help="check one instance from a prefix-sched.3-partition JSON file instead of the battery")

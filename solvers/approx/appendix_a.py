@@ -18,7 +18,8 @@ Blocks ``[t_i, t_{i+1})`` of at least ``M = ceil((2T - 1)/eps)`` queries and spa
 (:mod:`~prefix_sched.solvers.approx.blocks`). The zone ``Z_{i+1}`` of boundary ``t_{i+1}`` is block ``i``'s
 arrivals in ``[t_{i+1} - T, t_{i+1})``, the queries the paper drops; the kept ``R_i`` arrive before
 ``t_{i+1} - T``. For block ``i`` a layered DP over (served set, last query) keeping the earliest
-completion (the exact DP of :mod:`~prefix_sched.solvers.exact.dp`, restricted to the block's queries
+completion (the subset DP of :mod:`~prefix_sched.solvers.exact.subset_dp`, as the exact DP of
+:mod:`~prefix_sched.solvers.exact.dp` runs it, restricted to the block's queries
 ``Z_i ∪ R_i ∪ Z_{i+1}`` and to starts before ``t_{i+1}``) runs from every DAG vertex of boundary
 ``t_i``: a vertex is (last query served, which zone queries of ``Z_i`` were served, the clock). Each
 way to serve all of ``R_i`` gives an edge to a vertex of boundary ``t_{i+1}``, weighted by the zone
@@ -93,8 +94,9 @@ import networkx as nx
 from prefix_sched.errors import InputError
 from prefix_sched.provenance import package_versions
 from prefix_sched.solvers.approx.blocks import Block, counting_certificate, default_block_size, plan_blocks
-from prefix_sched.theory.cost import cost_floors
-from prefix_sched.solvers.deadline import CHECK_EXPANSIONS, Deadline
+from prefix_sched.theory.cost import cost_floors, prefill_cost
+from prefix_sched.solvers.deadline import Deadline
+from prefix_sched.solvers.exact.subset_dp import STATE_CAP, TIME_LIMIT, run_levels
 from prefix_sched.solvers.status import Status
 from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import Evaluation, evaluate
@@ -363,6 +365,7 @@ class _BlockDP:
             segment = search.first_segment[g]
             self.partners[segment] = self.partners.get(segment, 0) | 1 << k
         self.vertices: dict[object, tuple[int | None, frozenset, int]] = {}
+        self.levels: dict[int, dict] = {}  # level (done count) -> state -> (clock, dropped, origin, run)
         self.states = 0
 
     def cost(self, last: int | None, g: int) -> int:
@@ -371,7 +374,7 @@ class _BlockDP:
         if value is None:
             search = self.search
             shared = 0 if last is None else overlap(search.prompts[g], search.prompts[last])
-            value = self.costs[key] = search.lengths[g] - shared
+            value = self.costs[key] = prefill_cost(search.lengths[g], shared)  # alpha = 0 (Theorem 4)
         return value
 
     def cache_key(self, g: int, done: int) -> int | None:
@@ -429,34 +432,35 @@ class _BlockDP:
         return done, dropped
 
     def run(self) -> tuple[str, str] | None:
-        buckets: dict[int, dict] = {}
+        """The layered search (:func:`~prefix_sched.solvers.exact.subset_dp.run_levels`) from every
+        frontier vertex; None, or (UNKNOWN, why) when the state cap or the time limit stopped it."""
+        levels = self.levels
         for vertex, (last, served_zone, clock) in self.search.frontier.items():
             done = 0
             for g in served_zone:
                 done |= 1 << self.local[g]
             done, dropped = self.expire(done, clock)
-            self.offer(buckets, (done, last), (clock, dropped, vertex, None))
-        end = self.block.end
-        while buckets:
-            level = min(buckets)
-            layer = buckets.pop(level)
-            self.states += len(layer)
-            if self.states > self.search.max_states:
-                return UNKNOWN, (f"block {self.block.index}: more than {self.search.max_states} DP states; "
-                                 "no claim either way")
-            for expanded, ((done, last), value) in enumerate(layer.items()):
-                if not expanded % CHECK_EXPANSIONS and self.search.stop.expired():
-                    return UNKNOWN, f"time limit reached in block {self.block.index}; no claim either way"
-                self.expand(buckets, done, last, value, end)
+            self.offer(levels, (done, last), (clock, dropped, vertex, None))
+        run = run_levels(levels, self.expand, stop=self.search.stop, max_states=self.search.max_states, keep=False)
+        self.states = run.states
+        if run.stopped == STATE_CAP:
+            return UNKNOWN, (f"block {self.block.index}: more than {self.search.max_states} DP states; "
+                             "no claim either way")
+        if run.stopped == TIME_LIMIT:
+            return UNKNOWN, f"time limit reached in block {self.block.index}; no claim either way"
         return None
 
-    def expand(self, buckets, done, last, value, end) -> None:
+    def expand(self, key: tuple[int, int | None], value: tuple, following: dict) -> None:
+        """Close the block from this state if it can; serve each query that may come next. A move
+        that gives up optional queries skips levels, so moves are offered to ``self.levels``."""
+        done, last = key
         clock, dropped, origin, run = value
         if not self.alive(done, clock):
             return
         undone = self.full & ~done
         if not undone & self.close_mask:
             self.close(done, last, value)
+        end = self.block.end
         if end is not None and clock >= end:
             return
         binding = self.binding & undone
@@ -473,12 +477,13 @@ class _BlockDP:
             finish = (clock if clock > arrival else arrival) + self.cost(last, g)
             if finish > self.due[k]:
                 continue
-            following, newly = self.expire(done | low, finish) if self.optional else (done | low, 0)
-            self.offer(buckets, (following, self.cache_key(g, following)), (finish, dropped + newly, origin, (g, run)))
+            after, newly = self.expire(done | low, finish) if self.optional else (done | low, 0)
+            self.offer(self.levels, (after, self.cache_key(g, after)), (finish, dropped + newly, origin, (g, run)))
 
     @staticmethod
-    def offer(buckets, key, value) -> None:
-        layer = buckets.setdefault(key[0].bit_count(), {})
+    def offer(levels: dict[int, dict], key: tuple[int, int | None], value: tuple) -> None:
+        """Keep the least (clock, dropped) per state, on the state's level (its done count)."""
+        layer = levels.setdefault(key[0].bit_count(), {})
         known = layer.get(key)
         if known is None or value[:2] < known[:2]:
             layer[key] = value

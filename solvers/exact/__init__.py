@@ -8,7 +8,9 @@
   :mod:`~prefix_sched.solvers.exact.drops` (the fewest queries to serve last),
   :mod:`~prefix_sched.solvers.exact.cpsat` (OR-Tools CP-SAT), :mod:`~prefix_sched.solvers.exact.brute`
   (every permutation, n <= 8) and :mod:`~prefix_sched.solvers.exact.mip` (a HiGHS MIP, the peer the
-  others are measured against).
+  others are measured against);
+- :mod:`~prefix_sched.solvers.exact.subset_dp`: the layered subset DP over (done set, cache) that the
+  DP and the drop DP run, and with them the local search's window DP and Appendix A's block DP.
 
 They hold for Definition 2's one-prompt cache only and refuse any other cache model.
 """

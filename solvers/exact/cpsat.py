@@ -52,7 +52,7 @@ from prefix_sched.errors import InputError
 from prefix_sched.solvers.deadline import CHECK_EVERY, Deadline
 from prefix_sched.solvers.status import Objective, Status, parse_objective
 from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
-from prefix_sched.theory.cost import integer_timebase, scaled_cost_matrix
+from prefix_sched.theory.cost import integer_timebase, scaled_cost, scaled_cost_matrix
 from prefix_sched.theory.numbers import Exact, exact_number
 from prefix_sched.theory.prompt import prompt_length
 from prefix_sched.theory.stream import Stream
@@ -100,14 +100,14 @@ def int64_problem(stream: Stream, alpha: Exact = 0, ttft: Exact | None = None,
 
     >>> from prefix_sched.theory.stream import Stream
     >>> print(int64_problem(Stream.from_records([("a", (("x", 10 ** 30),), 0)])))
-    CP-SAT cannot take this stream exactly: its scaled horizon (last arrival plus every full cost) is 1000000000000000000000000000000 >= 2^53 (units of token-time; longest query 'a', 10^30 tokens); use the DP (--solver dp)
+    CP-SAT cannot take this stream exactly: its scaled horizon (last arrival plus every full cost) is 1000000000000000000000000000000 >= 2^53 (units of token-time; longest query 'a', 10^30 tokens); use the DP (solver dp)
     >>> int64_problem(Stream.from_records([("a", (("x", 10),), 0)])) is None
     True
     """
     n = stream.n
     scale, t, alpha_s = _timebase(stream, alpha, ttft, upper_bound)
     lengths = [prompt_length(q.prompt) for q in stream.queries]
-    horizon = max(t) + sum(scale * length + alpha_s * length * length for length in lengths)
+    horizon = max(t) + sum(scaled_cost(length, 0, scale, alpha_s) for length in lengths)
     total = (2 * n + 2) * horizon + n * (n + 3)
     if horizon < EXACT_DOUBLE and total < INT_LIMIT:
         return None
@@ -116,7 +116,7 @@ def int64_problem(stream: Stream, alpha: Exact = 0, ttft: Exact | None = None,
     unit = "token-time" if scale == 1 else f"1/{scale} token-time"
     longest = max(range(n), key=lambda i: lengths[i])
     return (f"CP-SAT cannot take this stream exactly: its scaled {what} (units of {unit}; longest query "
-            f"{stream.queries[longest].qid!r}, {_tokens(lengths[longest])} tokens); use the DP (--solver dp)")
+            f"{stream.queries[longest].qid!r}, {_tokens(lengths[longest])} tokens); use the DP (solver dp)")
 
 
 def _tokens(count: int) -> str:

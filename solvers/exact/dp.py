@@ -4,7 +4,8 @@ A state is the set ``S`` of served queries and the last one served, ``j``; its v
 completion time over orders of ``S`` ending in ``j`` that keep every TTFT in ``S`` at most ``T``.
 Earlier is never worse (the future depends on ``(S, j)`` and the clock only, and Definition 2 is
 monotone in the clock), so keeping the earliest completion per state is exact. States are built
-layer by layer (``|S| = 1, 2, ...``) and a state is dropped when it cannot be completed:
+layer by layer (``|S| = 1, 2, ...``, the subset DP of :mod:`~prefix_sched.solvers.exact.subset_dp`)
+and a state is dropped when it cannot be completed:
 
 - a query whose completion would pass its deadline ``t_q + T`` (or the ``horizon``);
 - the deadline test of the unserved queries: with ``p_q`` the cheapest cost ``q`` can have after any
@@ -55,16 +56,15 @@ FEASIBLE INFEASIBLE
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.deadline import CHECK_EVERY, CHECK_EXPANSIONS, Deadline
+from prefix_sched.solvers.deadline import Deadline
+from prefix_sched.solvers.exact.subset_dp import move_windows, run_levels, scaled_instance
 from prefix_sched.solvers.status import Status
 from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
-from prefix_sched.theory.cost import integer_timebase, scaled_cost_matrix
 from prefix_sched.theory.numbers import Exact, exact_int, exact_number, normalize
 from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt
 from prefix_sched.theory.stream import Stream
@@ -175,71 +175,25 @@ def feasible_endings(
     return DPResult(status, endings, states, rebuild)
 
 
-@dataclass(frozen=True)
-class ScaledInstance:
-    """Queries in arrival order with every time an integer multiple of ``1 / scale`` token-time.
-
-    ``cost`` has a row per query, then the initial cache's row (index ``m``) and the BLANK row
-    (``m + 1``: a cache that shares nothing). ``partners[j]`` is the bit mask of the other queries
-    whose prompt starts with ``j``'s first segment (only those can share a prefix with ``j``).
-    """
-
-    scale: int
-    arrivals: list[int]
-    deadlines: list[int]
-    cost: list[list[int]]
-    partners: list[int]
-    start: int
-
-
-def scaled_instance(stream: Stream, members: Sequence[int], ttft: Exact, alpha: Exact,
-                    initial_prompt: Prompt = EMPTY_PROMPT, start: Exact = 0,
-                    horizon: Exact | None = None) -> ScaledInstance:
-    """The integer data the DPs work on, for ``members`` (stream indices, sorted by arrival)."""
-    base, alpha_scaled, scaled = integer_timebase(stream, alpha)
-    extra = [Fraction(x).denominator for x in (ttft, start) + (() if horizon is None else (horizon,))]
-    scale = math.lcm(base, *extra)
-    factor = scale // base
-    alpha_s = alpha_scaled * factor
-    prompts = [stream.queries[i].prompt for i in members]
-    arrivals = [scaled[i] * factor for i in members]
-    deadlines = [a + int(ttft * scale) for a in arrivals]
-    if horizon is not None:
-        deadlines = [min(x, int(horizon * scale)) for x in deadlines]
-    cost = scaled_cost_matrix(prompts, initial_prompt, scale, alpha_s)
-    # the BLANK row: after an empty initial cache it is the initial row itself
-    cost.append(cost[-1] if not initial_prompt else scaled_cost_matrix(prompts, EMPTY_PROMPT, scale, alpha_s)[-1])
-    return ScaledInstance(scale, arrivals, deadlines, cost, prefix_partners(prompts), int(start * scale))
-
-
-def prefix_partners(prompts: Sequence[Prompt]) -> list[int]:
-    """For each prompt, the bit mask of the other prompts that start with the same segment.
-
-    >>> prefix_partners([(("u", 2), ("a", 1)), (("v", 1),), (("u", 2),)])
-    [4, 0, 1]
-    """
-    groups: dict[object, int] = {}
-    for j, prompt in enumerate(prompts):
-        if prompt:
-            groups[prompt[0]] = groups.get(prompt[0], 0) | 1 << j
-    return [groups[prompt[0]] & ~(1 << j) if prompt else 0 for j, prompt in enumerate(prompts)]
-
-
 def _search(arrivals, deadlines, cost, partners, start, max_states, stop):
-    """Layered search; queries are indexed in arrival order, so deadlines ascend with the index.
+    """The layered search of :func:`~prefix_sched.solvers.exact.subset_dp.run_levels`; queries are
+    indexed in arrival order, so deadlines ascend with the index.
 
     ``cost`` has a row per query, then the initial cache's row (``m``) and the BLANK row (``m + 1``).
-    Returns the status, the layers (state -> earliest completion; the last one holds the complete
-    orders when FEASIBLE), per layer the query that reached each merged ``(mask, BLANK)`` state, and
-    the number of states kept.
+    Returns the status, the layers ``|S| = 1, 2, ...`` (state -> earliest completion; the last one
+    holds the complete orders when FEASIBLE), the query that reached each merged ``(mask, BLANK)``
+    state (by mask: a mask belongs to one layer), and the number of states kept.
     """
     m = len(arrivals)
     blank, full = m + 1, (1 << m) - 1
-    mask_every, expand_every = CHECK_EVERY - 1, CHECK_EXPANSIONS - 1
     cheapest = [min(column[:j] + column[j + 1:]) for j, column in enumerate(zip(*cost))]  # after any other
+    window = move_windows(arrivals, deadlines)
+    reached: dict[int, int] = {}
 
-    def completable(mask: int, clock: int) -> bool:
-        total, checked, j = clock, 0, oldest_unserved(mask)
+    def completable(key: tuple[int, int], clock: int) -> bool:
+        """The EDF test of the unserved queries (module docstring)."""
+        mask = key[0]
+        total, checked, j = clock, 0, (~mask & (mask + 1)).bit_length() - 1
         while j < m and checked < EDF_WINDOW:
             if not mask >> j & 1:
                 total += cheapest[j]
@@ -249,72 +203,36 @@ def _search(arrivals, deadlines, cost, partners, start, max_states, stop):
             j += 1
         return True
 
-    def cache_of(j: int, mask: int) -> int:
-        """``j``, or BLANK when no unserved partner of ``j`` can be served next (see the module)."""
-        rest = partners[j] & ~mask
-        if mask == full or (rest and arrivals[(rest & -rest).bit_length() - 1] <= deadlines[oldest_unserved(mask)]):
-            return j
-        return blank
+    def expand(key: tuple[int, int], clock: int, following: dict) -> None:
+        mask, last = key
+        row = cost[last]
+        oldest = (~mask & (mask + 1)).bit_length() - 1  # oldest_unserved(mask), inline: once per state
+        for j in range(oldest, window[oldest]):
+            if not mask >> j & 1:
+                arrival = arrivals[j]
+                finish = (clock if clock > arrival else arrival) + row[j]
+                if finish <= deadlines[j]:
+                    done = mask | 1 << j
+                    # the cache: j, or BLANK when no unserved partner of j can be served next
+                    rest = partners[j] & ~done
+                    if done == full or (rest and arrivals[(rest & -rest).bit_length() - 1]
+                                        <= deadlines[(~done & (done + 1)).bit_length() - 1]):
+                        state = (done, j)
+                    else:
+                        state = (done, blank)
+                    known = following.get(state)
+                    if known is None or finish < known:
+                        following[state] = finish
+                        if state[1] == blank:
+                            reached[done] = j
 
-    def offer(states: dict, reached: dict, mask: int, j: int, finish: int) -> None:
-        key = (mask, cache_of(j, mask))
-        known = states.get(key)
-        if known is None or finish < known:
-            states[key] = finish
-            if key[1] == blank:
-                reached[mask] = j
-
-    layer: dict[tuple[int, int], int] = {}
-    reached_first: dict[int, int] = {}
-    for j in range(m):
-        if not j & mask_every and stop.expired():
-            return UNKNOWN, [], [], 0
-        finish = max(start, arrivals[j]) + cost[m][j]
-        if finish <= deadlines[j] and completable(1 << j, finish):
-            offer(layer, reached_first, 1 << j, j, finish)
-    layers, reached = [layer], [reached_first]
-    states = len(layer)
-    for _ in range(m - 1):
-        following: dict[tuple[int, int], int] = {}
-        reached_next: dict[int, int] = {}
-        for expanded, ((mask, last), clock) in enumerate(layer.items()):
-            if not expanded & expand_every and stop.expired():
-                return UNKNOWN, layers, reached, states
-            row = cost[last]
-            oldest = oldest_unserved(mask)
-            # Serving a query that arrives after the oldest unserved one's deadline would start
-            # past that deadline, and the oldest one would miss it: no need to try.
-            j = oldest
-            while j < m and arrivals[j] <= deadlines[oldest]:
-                if not mask >> j & 1:
-                    arrival = arrivals[j]
-                    finish = (clock if clock > arrival else arrival) + row[j]
-                    if finish <= deadlines[j]:
-                        offer(following, reached_next, mask | 1 << j, j, finish)
-                j += 1
-        layer = {}
-        for checked, (key, c) in enumerate(following.items()):
-            if not checked & mask_every and stop.expired():
-                return UNKNOWN, layers, reached, states
-            if completable(key[0], c):
-                layer[key] = c
-        states += len(layer)
-        if states > max_states:
-            return UNKNOWN, layers, reached, states
-        layers.append(layer)
-        reached.append(reached_next)
-        if not layer:
-            return INFEASIBLE, layers, reached, states
-    return (FEASIBLE if layer else INFEASIBLE), layers, reached, states
-
-
-def oldest_unserved(mask: int) -> int:
-    """Index of the lowest zero bit of ``mask`` (queries are indexed in arrival order).
-
-    >>> oldest_unserved(0b1011)
-    2
-    """
-    return (~mask & (mask + 1)).bit_length() - 1
+    # From the initial cache (row m) at the start time; the EDF filter admits each layer.
+    run = run_levels({0: {(0, m): start}}, expand, last=m, stop=stop, admit=completable,
+                     max_states=max_states + 1)
+    layers, states = run.levels[1:], run.states - 1  # the start state is not counted
+    if run.stopped is not None:
+        return UNKNOWN, layers, reached, states
+    return (FEASIBLE if len(layers) == m and layers[-1] else INFEASIBLE), layers, reached, states
 
 
 def _backtrack(layers, reached, cost, arrivals, key):
@@ -325,7 +243,7 @@ def _backtrack(layers, reached, cost, arrivals, key):
     order = []
     for depth in range(len(layers) - 1, -1, -1):
         clock = layers[depth][(mask, last)]
-        served = reached[depth][mask] if last == blank else last
+        served = reached[mask] if last == blank else last
         order.append(served)
         if depth == 0:
             break

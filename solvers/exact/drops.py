@@ -9,7 +9,8 @@ from. It is not always the optimum: a late query served in the middle can be the
 keeps a later one on time (``tests/solvers/exact/test_drops.py`` has a stream where the restricted optimum is 2
 and the true one 1).
 
-The search is the feasibility DP of :mod:`~prefix_sched.solvers.exact.dp` with one more move. A state is
+The search is the feasibility DP of :mod:`~prefix_sched.solvers.exact.dp` with one more move (both
+run the subset DP of :mod:`~prefix_sched.solvers.exact.subset_dp`). A state is
 the set of queries *done* (served or dropped) and the cached prompt; its value is the Pareto front of
 (completion time, drops): neither coordinate alone dominates, since an earlier clock can be bought
 with a drop. Moves from a state whose oldest undone query is ``o``:
@@ -21,8 +22,9 @@ with a drop. Moves from a state whose oldest undone query is ``o``:
 
 A cached prompt no undone query shares a first segment with is merged into one "blank" cache (exact:
 it saves no later query anything). ``cap`` bounds the drops (states over it are discarded), so a
-known incumbent prunes the search. A time limit or state cap gives UNKNOWN (the clock is read every
-:data:`~prefix_sched.solvers.deadline.CHECK_EXPANSIONS` Pareto entries expanded).
+known incumbent prunes the search. A time limit or state cap gives UNKNOWN (the clock is read at
+each layer's start and every :data:`~prefix_sched.solvers.deadline.CHECK_EXPANSIONS` Pareto entries
+expanded).
 
 Examples
 --------
@@ -40,8 +42,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prefix_sched.solvers.deadline import CHECK_EXPANSIONS, Deadline
-from prefix_sched.solvers.exact.dp import oldest_unserved, scaled_instance
+from prefix_sched.solvers.deadline import Deadline
+from prefix_sched.solvers.exact.subset_dp import move_windows, run_levels, scaled_instance
 from prefix_sched.solvers.status import Status
 from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.numbers import exact_int, exact_number
@@ -116,47 +118,42 @@ def fewest_drops(stream: Stream, ttft: object, *, alpha: object = 0, cap: int | 
 
 def _search(arrivals: Sequence[int], deadlines: Sequence[int], cost, partners, cap: int, max_states: int,
             stop: Deadline):
-    """Layered search over (done mask, cache); entries are (clock, drops, parent entry, move).
+    """Layered search over (done mask, cache) (:func:`~prefix_sched.solvers.exact.subset_dp.run_levels`);
+    entries are (clock, drops, parent entry, move).
 
     A move is ``j >= 0`` (served) or ``-1 - j`` (dropped). Returns (status, final entry, states).
     """
     m = len(arrivals)
     initial, blank = m, m + 1
-    layer: dict[tuple[int, int], list[tuple]] = {(0, initial): [(0, 0, None, None)]}
-    states, work = 1, 0
-    for _ in range(m):
-        following: dict[tuple[int, int], list[tuple]] = {}
-        for (mask, cache), entries in layer.items():
-            work += len(entries)  # each entry tries up to a window of queries: read the clock often
-            if work >= CHECK_EXPANSIONS:
-                work = 0
-                if stop.expired():
-                    return UNKNOWN, None, states
-            oldest = oldest_unserved(mask)
-            row = cost[cache]
-            for entry in entries:
-                clock, drops = entry[0], entry[1]
-                if drops < cap:
-                    done = mask | 1 << oldest
-                    kept = cache if cache < m and partners[cache] & ~done else blank
-                    _offer(following, (done, kept), (clock, drops + 1, entry, -1 - oldest))
-                j = oldest
-                while j < m and arrivals[j] <= deadlines[oldest]:
-                    if not mask >> j & 1:
-                        finish = max(clock, arrivals[j]) + row[j]
-                        if finish <= deadlines[j]:
-                            done = mask | 1 << j
-                            _offer(following, (done, j if partners[j] & ~done else blank),
-                                   (finish, drops, entry, j))
-                    j += 1
-        layer = following
-        states += sum(len(entries) for entries in layer.values())
-        if states > max_states:
-            return UNKNOWN, None, states
-        if not layer:
-            return NONE_WITHIN_CAP, None, states
+    window = move_windows(arrivals, deadlines)
+
+    def expand(key: tuple[int, int], entries: list, following: dict) -> None:
+        mask, cache = key
+        oldest = (~mask & (mask + 1)).bit_length() - 1  # oldest_unserved(mask), inline: once per state
+        row = cost[cache]
+        for entry in entries:
+            clock, drops = entry[0], entry[1]
+            if drops < cap:
+                done = mask | 1 << oldest
+                kept = cache if cache < m and partners[cache] & ~done else blank
+                _offer(following, (done, kept), (clock, drops + 1, entry, -1 - oldest))
+            for j in range(oldest, window[oldest]):
+                if not mask >> j & 1:
+                    finish = max(clock, arrivals[j]) + row[j]
+                    if finish <= deadlines[j]:
+                        done = mask | 1 << j
+                        _offer(following, (done, j if partners[j] & ~done else blank), (finish, drops, entry, j))
+
+    # The start (nothing done, the initial cache) counts as one state.
+    run = run_levels({0: {(0, initial): [(0, 0, None, None)]}}, expand, last=m, stop=stop, fronts=True,
+                     max_states=max_states, keep=False)
+    if run.stopped is not None:
+        return UNKNOWN, None, run.states
+    layer = run.levels[-1]  # the last layer: all m done, or an empty one where the search ended
+    if not layer:
+        return NONE_WITHIN_CAP, None, run.states
     best = min((entry for entries in layer.values() for entry in entries), key=lambda e: (e[1], e[0]))
-    return FEASIBLE, best, states
+    return FEASIBLE, best, run.states
 
 
 def _offer(layer: dict, key: tuple[int, int], entry: tuple) -> None:

@@ -33,7 +33,8 @@ what is left), so the call ends within a few tenths of a second of the limit
 Big numbers: CP-SAT needs the scaled data in 64-bit integers
 (:func:`~prefix_sched.solvers.exact.cpsat.int64_problem`). ``solver="cpsat"`` refuses larger data with an
 InputError naming the value; ``auto`` skips CP-SAT, says why in ``settings["skipped"]``, and answers
-with the DP alone (UNKNOWN where the DP cannot decide).
+with the DP alone (UNKNOWN where the DP cannot decide). Messages name a parameter and its value
+(``solver dp``); the command line maps the parameter to its option.
 
 Cache model: the three questions are about Definition 2's one-prompt cache. ``cache`` (default
 ``"last"``) is checked by :func:`~prefix_sched.theory.cache.require_last_prompt`: any other model
@@ -74,7 +75,7 @@ from prefix_sched.solvers.exact.cpsat import CpSatOutcome, int64_problem, solve_
 from prefix_sched.solvers.deadline import Deadline
 from prefix_sched.solvers.online.policies import parse_policy
 from prefix_sched.solvers.online.simulate import simulate
-from prefix_sched.solvers.status import SOLVERS, Objective, Solver, Status, parse_solver  # noqa: F401 (SOLVERS)
+from prefix_sched.solvers.status import Objective, Solver, Status, parse_solver
 from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
 from prefix_sched.theory.evaluator import Evaluation, evaluate
 from prefix_sched.theory.cost import integer_timebase, prefill_cost
@@ -302,7 +303,7 @@ class _Job:
     # -- fewest violations ---------------------------------------------------------------------
     def run_violations(self):
         if self.solver is Solver.DP:
-            raise InputError("the DP answers feasibility and max TTFT; use --solver cpsat, brute or auto for violations")
+            raise InputError("the DP answers feasibility and max TTFT; use solver cpsat, brute or auto for violations")
         if self.solver is Solver.BRUTE or (self.solver is Solver.AUTO and self.stream.n <= brute.MAX_N):
             found = self._run_brute(violations=True)
             if found is not None:

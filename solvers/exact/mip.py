@@ -36,7 +36,7 @@ from prefix_sched.errors import InputError
 from prefix_sched.solvers.deadline import Deadline
 from prefix_sched.solvers.status import Status
 from prefix_sched.theory.cache import DEFAULT_CACHE, require_last_prompt
-from prefix_sched.theory.cost import integer_timebase, scaled_cost_matrix
+from prefix_sched.theory.cost import integer_timebase, scaled_cost, scaled_cost_matrix
 from prefix_sched.theory.numbers import exact_number
 from prefix_sched.theory.prompt import prompt_length
 from prefix_sched.theory.stream import Stream
@@ -77,7 +77,7 @@ def decide_mip(stream: Stream, ttft: object, *, alpha: object = 0,
     scale = math.lcm(base, Fraction(bound).denominator)
     t = [a * (scale // base) for a in arrivals]
     alpha_s = alpha_scaled * (scale // base)
-    full = [scale * length + alpha_s * length * length for length in (prompt_length(q.prompt) for q in stream.queries)]
+    full = [scaled_cost(prompt_length(q.prompt), 0, scale, alpha_s) for q in stream.queries]
     n = stream.n
     horizon = max(t) + sum(full)
     deadline = min(int(bound * scale), horizon)  # no no-wait completion passes the horizon: exact

@@ -1,11 +1,10 @@
 """Online policies: which waiting query to serve next, given the cache, the clock and the decisions.
 
-- :mod:`~prefix_sched.solvers.online.policies`: the registry and its one parse point
-  (:func:`parse_policy`: ``fcfs``, ``lpm``, ``k-lpm:K``, ``sglang-lpm[:T]``, ``lpm-aging:N``,
-  ``spf``, ``shortest-prompt``, ``lof``, ``hrrn``, ``dfs-weight``, ``random``), each rule a formula;
-- :mod:`~prefix_sched.solvers.online.waiting` and :mod:`~prefix_sched.solvers.online.priority`:
-  the indexed waiting queues that apply a rule without rescanning the queue, and the naive
-  references they are tested against;
+- :mod:`~prefix_sched.solvers.online.policies`: one module per policy (its key rule as a formula,
+  its indexed waiting queue and its naive reference) and the table that registers them, with the
+  one parse point (:func:`parse_policy`: ``fcfs``, ``k-lpm:3``, ``lpm-aging:64``, ``hrrn``, ...);
+- :mod:`~prefix_sched.solvers.online.queues`: the index structures the policies share (LPM's
+  indexes, the match tracker, key buckets) and the naive rescans they are tested against;
 - :mod:`~prefix_sched.solvers.online.simulate`: a policy run on a stream (online, or the fixed-order
   view), scored by the Definition 2 evaluator, with fairness figures (:class:`PolicyRun`).
 

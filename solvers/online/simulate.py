@@ -13,13 +13,14 @@ simulator's own clock (which it needs to know who has arrived) is checked agains
 size ``B > 1`` the order is formed with batch-size-one dynamics and then cut into bins of ``B``
 (Section 2.1).
 
-Every run also reports fairness and starvation (:class:`PolicyRun`): ``max_waited``, the most
+Every run also reports fairness and starvation (:class:`PolicyRun`), named as in the one
+vocabulary of a run's figures (:mod:`~prefix_sched.theory.measures`): ``max_waited``, the most
 decisions any query waited (the decisions made from the one at which it entered the queue to the
 one that served it, not counting that one; online a query enters at the first decision made at or
-after its arrival, in the fixed view at decision 0), and ``jain_slowdown``, Jain's index
-``(sum x)^2 / (n sum x^2)`` of the per-query slowdowns ``x_q = TTFT_q / (|p_q| + alpha |p_q|^2)``
-(TTFT over the query's own Definition 2 cost with an empty cache; 1 is perfectly even). Jain's
-index is a float (its exact value would sum thousands of unlike fractions); ``max_waited`` is exact.
+after its arrival, in the fixed view at decision 0), ``jain_slowdown``, Jain's index of the
+per-query slowdowns (:func:`~prefix_sched.theory.measures.jain_index`; a float, everything else is
+exact), and ``fcfs_fallbacks``, the decisions an LPM with an FCFS fallback made by FCFS.
+:meth:`PolicyRun.measures` gives any measure of the vocabulary by name.
 
 The cache model (``cache``: ``"last"``, the default, ``"lru:TOKENS"`` or ``"unbounded"``; see
 :mod:`~prefix_sched.theory.cache`) is one state that the server serves each query into; LPM steps
@@ -41,29 +42,33 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.online.policies import PolicyName, PolicySpec
-from prefix_sched.solvers.online.priority import make_policy_queue
-from prefix_sched.solvers.online.waiting import QUEUES
+from prefix_sched.solvers.online.policies import PolicyName, PolicySpec, make_policy_queue
+from prefix_sched.solvers.online.queues import QUEUES
 from prefix_sched.theory.cache import DEFAULT_CACHE, CacheModel, parse_cache, paused_cyclic_gc
 from prefix_sched.theory.evaluator import Evaluation, evaluate
 from prefix_sched.theory.cost import integer_timebase, scaled_cost
-from prefix_sched.theory.numbers import exact_int, exact_number, to_json
+from prefix_sched.theory.measures import Value, jain_index, measure, slowdowns
+from prefix_sched.theory.numbers import Exact, exact_int, exact_number, to_json
 from prefix_sched.theory.stream import Stream
 
 VIEWS = ("online", "fixed")
+"""How a policy orders a stream: the online server, or the fixed-order view of Definition 2."""
 
 
 @dataclass(frozen=True)
 class PolicyRun:
-    """A policy's order with its evaluator-checked times and the settings that produced it."""
+    """A policy's order with its evaluator-checked times and the settings that produced it.
+
+    ``waited`` is per position of ``order``; ``jain_slowdown`` and ``fcfs_fallbacks`` (None unless
+    the policy has an FCFS fallback) are named as in :mod:`~prefix_sched.theory.measures`.
+    """
 
     policy: PolicySpec
     view: str
@@ -72,7 +77,7 @@ class PolicyRun:
     seed: int | None
     waited: tuple[int, ...] = ()
     jain_slowdown: float = math.nan
-    fallbacks: int | None = None
+    fcfs_fallbacks: int | None = None
 
     @property
     def max_waited(self) -> int:
@@ -87,12 +92,29 @@ class PolicyRun:
             "cache": self.evaluation.cache,
         }
 
+    def figures(self) -> dict[str, Any]:
+        """The figures only the run knows (:data:`~prefix_sched.theory.measures.RUN_FIGURES`) and
+        the Jain index it computed, by their names in :mod:`~prefix_sched.theory.measures`."""
+        return {"max_waited": self.max_waited, "jain_slowdown": self.jain_slowdown,
+                "fcfs_fallbacks": self.fcfs_fallbacks}
+
     def fairness(self) -> dict[str, Any]:
-        """The starvation and fairness figures, for result files and tables."""
-        out: dict[str, Any] = {"max_waited": self.max_waited, "jain_slowdown": self.jain_slowdown}
-        if self.fallbacks is not None:
-            out["fcfs_fallbacks"] = self.fallbacks
-        return out
+        """The starvation and fairness figures, for result files (``fcfs_fallbacks`` only where
+        the policy has an FCFS fallback)."""
+        return {name: value for name, value in self.figures().items() if value is not None}
+
+    def measures(self, stream: Stream, names: Sequence[str], ttft: Exact | None = None) -> dict[str, Value]:
+        """The measures ``names`` (:data:`~prefix_sched.theory.measures.MEASURES`) of this run of
+        ``stream`` (the stream it served), by name; ``ttft`` is the bound ``violations`` counts
+        against.
+
+        >>> from prefix_sched.solvers.online.policies import parse_policy
+        >>> from prefix_sched.theory.stream import Stream
+        >>> s = Stream.from_records([("a", (("u", 5), ("x", 5)), 0), ("b", (("v", 9),), 0), ("c", (("u", 5),), 0)])
+        >>> simulate(s, parse_policy("lpm")).measures(s, ("max", "reused", "max_waited", "fcfs_fallbacks"))
+        {'max': 19, 'reused': 5, 'max_waited': 2, 'fcfs_fallbacks': None}
+        """
+        return measure(self.evaluation, stream, names, ttft, self.figures())
 
 
 def simulate(
@@ -102,7 +124,7 @@ def simulate(
     alpha: object = 0,
     batch_size: int = 1,
     view: str = "online",
-    queue: str = "radix",
+    queue: str = "indexed",
     cache: str | CacheModel = DEFAULT_CACHE,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -117,7 +139,7 @@ def simulate(
     alpha : exact number, default 0
     batch_size : int, default 1
     view : {"online", "fixed"}
-    queue : {"radix", "naive"}
+    queue : {"indexed", "naive"}
         The waiting queue: the index for the cache model, or the naive rescan (they make identical
         decisions).
     cache : str or CacheModel, default "last"
@@ -153,35 +175,13 @@ def simulate(
     return PolicyRun(policy, view, tuple(order), evaluation, seed, waited, jain, fallbacks)
 
 
-def slowdowns(stream: Stream, evaluation: Evaluation) -> list[float]:
-    """Per position of the order, ``TTFT / (|p| + alpha |p|^2)``: the TTFT over the query's own
-    Definition 2 cost with an empty cache (each ratio exact, then rounded to a float)."""
-    alpha = evaluation.alpha
-    lengths = stream.lengths
-    return [float(Fraction(ttft) / (lengths[index] + alpha * lengths[index] * lengths[index]))
-            for index, ttft in zip(evaluation.order, evaluation.ttft)]
-
-
-def jain_index(values) -> float:
-    """Jain's fairness index ``(sum x)^2 / (n sum x^2)`` (1 when all are equal; 1 for all zero).
-
-    >>> jain_index([1, 1, 1]), jain_index([1, 0, 0, 0])
-    (1.0, 0.25)
-    """
-    floats = [float(x) for x in values]
-    square = math.fsum(x * x for x in floats)
-    if square == 0:
-        return 1.0
-    return math.fsum(floats) ** 2 / (len(floats) * square)
-
-
 def _serve(stream, policy, alpha, view, queue, cache, rng, progress):
     scale, alpha_scaled, scaled = integer_timebase(stream, alpha)
     ranked = stream.arrival_order
     prompts = [stream.queries[i].prompt for i in ranked]
     lengths = [stream.lengths[i] for i in ranked]
     arrivals = [scaled[i] for i in ranked]
-    outputs = [stream.queries[i].output_length for i in ranked] if policy.name is PolicyName.LOF else None
+    outputs = [stream.queries[i].output_length for i in ranked] if policy.needs_outputs else None
     state = cache.new_state()
     waiting = make_policy_queue(policy, queue, prompts, arrivals, outputs, state, scale, alpha_scaled)
     n = len(ranked)

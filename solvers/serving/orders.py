@@ -25,8 +25,21 @@ engine keeps no prefix cache, so the cache-aware keys reduce as stated:
 Orders whose key never changes while a request waits (all but ``hrrn`` and ``random``) are *static*:
 the engine may then skip iterations in which an unchanged queue stays blocked.
 
-The LPM family (``lpm``, ``k-lpm``, ``sglang-lpm``, ``lpm-aging``, ``dfs-weight``) ranks by cached
-prefix; with no cache it would be FCFS under another name, so it is refused (:func:`check_order`).
+Under a prefix cache (``--prefix-cache lru|unbounded``, :mod:`.prefix_cache`) the orders that read
+the cache (:data:`CACHE_ORDERS`: ``lpm``, ``k-lpm:K``, ``sglang-lpm``, ``lpm-aging:N``,
+``dfs-weight``, ``spf``, ``hrrn``) are Part 1's own waiting queues
+(:func:`~prefix_sched.solvers.online.policies.make_policy_queue`, the indexed kind) over the
+engine's cache, through :class:`PolicyQueue`: each key reads ``m_q``, the request's cached prefix
+in the engine's tree now, and ties go to the oldest arrival rank. A request's arrival rank is its
+Part 1 rank, the decision number ``s`` (k-LPM's cycle, lpm-aging's age) counts admissions, ``t``
+is the iteration's start, HRRN's cost is the uncached prompt ``|p| - m_q`` (the iteration cost's
+token term; attention left out, as without a cache), and a preempted request re-enters the queue
+with its rank (Part 1's queues have no front). Each look at the head of the queue is a decision
+(a random tie is drawn again). The orders that do not read the cache (``fcfs``,
+``shortest-prompt``, ``lof``, ``random``) keep the engine's FCFS list.
+
+Without a cache, the LPM family (``lpm``, ``k-lpm``, ``sglang-lpm``, ``lpm-aging``) and
+``dfs-weight`` would be FCFS under another name, so they are refused (:func:`check_order`).
 """
 
 from __future__ import annotations
@@ -38,22 +51,138 @@ from fractions import Fraction
 from sortedcontainers import SortedList
 
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.online.policies import PolicyName, PolicySpec
+from prefix_sched.solvers.online.policies import PolicyName, PolicySpec, make_policy_queue
 
 SERVING_ORDERS = (PolicyName.FCFS, PolicyName.SPF, PolicyName.SHORTEST_PROMPT, PolicyName.LOF,
                   PolicyName.HRRN, PolicyName.RANDOM)
-"""Part 1's policies that order new prefills in the serving engine."""
+"""Part 1's policies that order new prefills in the serving engine without a prefix cache."""
+CACHE_ORDERS = (PolicyName.LPM, PolicyName.KLPM, PolicyName.SGLANG_LPM, PolicyName.LPM_AGING,
+                PolicyName.DFS_WEIGHT, PolicyName.SPF, PolicyName.HRRN)
+"""The policies whose key reads the cache: Part 1's queues over the engine's prefix cache."""
 STRICT_SHORTEST = "strict-shortest"
 """SLAI's order: strict class first, then shortest prompt."""
 
 
-def check_order(spec: PolicySpec) -> PolicySpec:
-    """Return ``spec`` if it can order new prefills; refuse the cache-ranked policies by name."""
-    if spec.name not in SERVING_ORDERS or spec.tie_break != "oldest":
+def check_order(spec: PolicySpec, cache: str | None = None) -> PolicySpec:
+    """Return ``spec`` if it can order new prefills under ``cache`` (``"none"``, ``"lru"``,
+    ``"unbounded"``; None: under some cache); refuse the others by name."""
+    if spec.tie_break != "oldest":
+        raise InputError(f"order {spec.label!r}: the serving engine breaks ties to the oldest only")
+    if spec.name in SERVING_ORDERS or (spec.name in CACHE_ORDERS and cache != "none"):
+        return spec
+    if spec.name in CACHE_ORDERS:
         raise InputError(
-            f"order {spec.label!r} ranks requests by their cached prefix, and the serving engine keeps no prefix "
-            f"cache (it would run as FCFS under another name); orders: {', '.join(p.value for p in SERVING_ORDERS)}")
-    return spec
+            f"order {spec.label!r} ranks requests by their cached prefix, and this engine keeps no prefix cache "
+            f"(it would run as FCFS under another name): give --prefix-cache lru or unbounded; orders without a "
+            f"cache: {', '.join(p.value for p in SERVING_ORDERS)}")
+    orders = sorted({p.value for p in (*SERVING_ORDERS, *CACHE_ORDERS)})
+    raise InputError(f"order {spec.label!r} cannot order new prefills; orders: {', '.join(orders)}")
+
+
+class _Watch:
+    """A trie of the waiting prompts' segment ids with member counts: whether a change of the cache
+    reported as ``(prompt, k)`` can touch a waiting request's match (its first ``k + 1`` ids are
+    ``prompt``'s), as Part 1's match tracker decides it."""
+
+    __slots__ = ("children", "count")
+
+    def __init__(self) -> None:
+        self.children: dict = {}
+        self.count = 0
+
+
+class PolicyQueue:
+    """Part 1's waiting queue of a cache-reading policy over the engine's prefix cache (see the
+    module docstring): the engine's queue interface on ``add`` and ``pop``.
+
+    A candidate the scheduler looks at and does not take is *held*: it is the queue's answer until
+    something that could change the answer happens (a request enters or leaves the waiting list, or
+    the cache changes the match of a waiting request), and then goes back into the queue (``add``)
+    before the next ``pop``. Held or put back and popped again, the answer is the same (the
+    policies' keys read only the matches, ranks, the decision number and the queue's length); HRRN
+    (whose key reads the time) and dfs-weight (which reads the tree) always pop again.
+    """
+
+    static = False
+
+    def __init__(self, spec: PolicySpec, engine) -> None:
+        outputs = engine.out.tolist() if spec.needs_outputs else None
+        cache = engine.cache
+        self._queue = make_policy_queue(spec, "indexed", engine.segments, engine.arrival_list, outputs, cache, 1, 0)
+        inner = cache.listener
+        cache.listener = self._changed if inner is None else (lambda p, k: (inner(p, k), self._changed(p, k)))
+        self._segments = engine.segments
+        self._rng = engine.rng
+        self._step = 0
+        self._entered: dict[int, int] = {}
+        self._held: int | None = None
+        self._now = 0
+        self._holds = spec.name not in (PolicyName.HRRN, PolicyName.DFS_WEIGHT)
+        self._dirty = True
+        self._watch = _Watch()
+        self._count = 0  # waiting requests, the held one included
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _settle(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._queue.add(held, self._entered[held], self._now)
+
+    def _changed(self, prompt, k: int) -> None:
+        if self._held is None or self._dirty:
+            return  # only a held answer can go stale
+        node = self._watch
+        for index in range(k + 1):
+            node = node.children.get(prompt[index][0])
+            if node is None:
+                return
+        self._dirty = True
+
+    def _track(self, r: int, delta: int) -> None:
+        node = self._watch
+        for sid, _ in self._segments[r]:
+            child = node.children.get(sid)
+            if child is None:
+                child = node.children[sid] = _Watch()
+            child.count += delta
+            if not child.count:
+                del node.children[sid]
+                return
+            node = child
+
+    def push_back(self, r: int) -> None:
+        self._settle()
+        self._dirty = True
+        self._entered[r] = self._step
+        self._track(r, 1)
+        self._count += 1
+        self._queue.add(r, self._step, self._now)
+
+    push_front = push_back
+
+    def ordered(self, now: int) -> Iterator[int]:
+        if self._held is not None and (self._dirty or not self._holds):
+            self._settle()
+        self._now = now
+        queue = self._queue
+        while True:
+            if self._held is None:
+                if not len(queue):
+                    return
+                self._held = queue.pop(self._step, now, self._rng)
+                self._dirty = False
+            yield self._held
+
+    def take(self, r: int) -> None:
+        assert self._held == r
+        self._held = None
+        self._step += 1
+        self._dirty = True
+        self._count -= 1
+        del self._entered[r]
+        self._track(r, -1)
 
 
 class FcfsQueue:

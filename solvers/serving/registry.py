@@ -18,7 +18,13 @@ name                    rule                                                   n
 ``slai``                SLAI: deferred decodes, strict class then shortest      SLAI's own
 ``slai-sp``             SLAI without user priority                              shortest prompt
 ``slai-fcfs``           SLAI with FCFS admission                                FCFS
+``rad``                 RAD (a reconstruction): n* tokens a batch, split by     ``--order``
+                        backlog; routed by least work
+``rad-fixed:F``         RAD with a fixed decode share F (no spill)              ``--order``
 ======================  =====================================================  ================
+
+``rad`` and ``rad-fixed`` are reconstructions of the seed's RAD (../shared/MODEL_SERVING.md, "rad
+(reading)"): their row's ``note`` says so, and every output naming them carries it.
 
 Examples
 --------
@@ -44,9 +50,13 @@ from enum import Enum
 from typing import Any
 
 from prefix_sched.errors import InputError, PrefixSchedError
+from fractions import Fraction
+
 from prefix_sched.solvers.online.policies import PolicyName, PolicySpec, parse_policy
 from prefix_sched.solvers.serving.orders import (
+    CACHE_ORDERS,
     STRICT_SHORTEST,
+    PolicyQueue,
     FcfsQueue,
     HrrnQueue,
     KeyedQueue,
@@ -54,6 +64,12 @@ from prefix_sched.solvers.serving.orders import (
     check_order,
 )
 from prefix_sched.theory.numbers import Exact, brief, exact_number, to_json
+
+
+RAD_NOTE = ("a reconstruction (../shared/MODEL_SERVING.md, 'rad (reading)'): the seed's RAD could not be read; "
+            "n* = argmax n/tau(n) tokens a batch, the decode/prefill split following the backlog")
+RAD_FIXED_NOTE = ("a reconstruction (../shared/MODEL_SERVING.md, 'rad (reading)') with a fixed decode share, no "
+                  "spill between decode and prefill")
 
 
 class SchedulerName(str, Enum):
@@ -68,13 +84,16 @@ class SchedulerName(str, Enum):
     SLAI = "slai"
     SLAI_SP = "slai-sp"
     SLAI_FCFS = "slai-fcfs"
+    RAD = "rad"
+    RAD_FIXED = "rad-fixed"
 
 
 @dataclass(frozen=True)
 class SchedulerRow:
     """One scheduler: the module and class that implement it, its options, the order of new
     prefills when fixed (None: ``--order``, FCFS by default), whether it takes a fixed offset,
-    and a one-line rule."""
+    a one-line rule, its router across many engines when none is named, and a note that every
+    output naming it carries (a reconstruction says so)."""
 
     module: str
     cls: str
@@ -82,6 +101,9 @@ class SchedulerRow:
     fixed_order: str | None
     takes_offset: bool
     rule: str
+    router: str = "round-robin"
+    note: str | None = None
+    takes_share: bool = False
 
 
 SCHEDULERS: dict[SchedulerName, SchedulerRow] = {
@@ -103,8 +125,17 @@ SCHEDULERS: dict[SchedulerName, SchedulerRow] = {
                                         "slai without the strict class first"),
     SchedulerName.SLAI_FCFS: SchedulerRow("slai", "Slai", (), PolicyName.FCFS.value, True,
                                           "slai with FCFS admission"),
+    SchedulerName.RAD: SchedulerRow("rad", "Rad", (), None, False,
+                                    "n* = argmax n/tau(n) tokens a batch, decode/prefill split by backlog",
+                                    router="least-work", note=RAD_NOTE),
+    SchedulerName.RAD_FIXED: SchedulerRow("rad", "Rad", (), None, False,
+                                          "rad with a fixed decode share F of n*, no spill", router="least-work",
+                                          note=RAD_FIXED_NOTE, takes_share=True),
 }
 """The registry: every list of schedulers (CLI, tests, benchmarks, docs) comes from this table."""
+
+SCHEDULER_FORMS = tuple(name.value + (":1/4" if row.takes_share else "") for name, row in SCHEDULERS.items())
+"""One runnable form of every scheduler (a parameter where one is needed: ``rad-fixed:1/4``)."""
 
 ORDER_TEXT = {STRICT_SHORTEST: "strict class first, then shortest prompt",
               PolicyName.SHORTEST_PROMPT.value: "shortest prompt first", PolicyName.FCFS.value: "FCFS"}
@@ -118,6 +149,7 @@ class SchedulerSpec:
     order: str
     order_spec: PolicySpec | None = None
     offset: Exact | None = None
+    share: Fraction | None = None
 
     @property
     def row(self) -> SchedulerRow:
@@ -128,19 +160,27 @@ class SchedulerSpec:
         extra = []
         if self.offset is not None:
             extra.append(f"offset={to_json(self.offset)}")
+        if self.share is not None:
+            extra.append(f"share={to_json(self.share)}")
         if self.row.fixed_order is None and self.order != PolicyName.FCFS.value:
             extra.append(f"order={self.order}")
         return self.name.value + (f"({','.join(extra)})" if extra else "")
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"scheduler_name": self.name.value, "order": self.order}
+        if self.row.note is not None:
+            out["scheduler_note"] = self.row.note
         if self.row.takes_offset:
             out["offset"] = "memory-triggered 5/10 at 96% KV" if self.offset is None else to_json(self.offset)
+        if self.row.takes_share:
+            out["decode_share"] = to_json(self.share)
         return out
 
 
-def parse_scheduler(name: Any, order: Any = None) -> SchedulerSpec:
-    """Return the spec for ``name`` (``"slai"``, ``"slai-fcfs:10"``, a SchedulerSpec) and ``order``.
+def parse_scheduler(name: Any, order: Any = None, cache: str | None = "none") -> SchedulerSpec:
+    """Return the spec for ``name`` (``"slai"``, ``"slai-fcfs:10"``, a SchedulerSpec) and ``order``
+    under the prefix cache ``cache`` (None: the order is checked against the cache later, by
+    :func:`~.orders.check_order`).
 
     Raises
     ------
@@ -151,7 +191,8 @@ def parse_scheduler(name: Any, order: Any = None) -> SchedulerSpec:
     if isinstance(name, SchedulerSpec):
         if order is None:
             return name
-        name = name.name.value + ("" if name.offset is None else f":{to_json(name.offset)}")
+        parameter = name.offset if name.offset is not None else name.share
+        name = name.name.value + ("" if parameter is None else f":{to_json(parameter)}")
     if not isinstance(name, str):
         raise InputError(f"a scheduler must be a name such as 'slai', got {brief(name)}")
     base, colon, text = name.partition(":")
@@ -161,8 +202,17 @@ def parse_scheduler(name: Any, order: Any = None) -> SchedulerSpec:
         names = ", ".join(s.value for s in SchedulerName)
         raise InputError(f"unknown scheduler {name!r}; schedulers: {names}") from None
     row = SCHEDULERS[key]
-    offset = None
-    if colon:
+    offset = share = None
+    if colon and row.takes_share:
+        try:
+            share = Fraction(exact_number(text, f"the decode share of {name!r}"))
+        except InputError as err:
+            raise InputError(f"scheduler {name!r}: {err}") from None
+        if not 0 <= share <= 1:
+            raise InputError(f"scheduler {name!r}: the decode share must lie in [0, 1], got {text!r}")
+    elif row.takes_share:
+        raise InputError(f"scheduler {name!r} needs its decode share F in [0, 1]: {base}:F (like {base}:0.25)")
+    elif colon:
         if not row.takes_offset:
             raise InputError(f"scheduler {name!r}: {base!r} takes no parameter")
         try:
@@ -179,17 +229,20 @@ def parse_scheduler(name: Any, order: Any = None) -> SchedulerSpec:
             raise InputError(f"--order: scheduler {base!r} orders new prefills itself ({ORDER_TEXT[row.fixed_order]}), "
                              f"got {text_order!r}; schedulers that take --order: {', '.join(takes)}")
         try:
-            order_spec = check_order(order if isinstance(order, PolicySpec) else parse_policy(order))
+            order_spec = check_order(order if isinstance(order, PolicySpec) else parse_policy(order), cache)
         except PrefixSchedError as err:
             raise InputError(f"--order: {err}") from None
         order_name = order_spec.name.value
     else:
         order_name = row.fixed_order or PolicyName.FCFS.value
-    return SchedulerSpec(key, order_name, order_spec, offset)
+    return SchedulerSpec(key, order_name, order_spec, offset, share)
 
 
-def make_queue(order: str, engine: Any):
-    """The waiting queue for ``order`` over ``engine``'s requests (:mod:`.orders`)."""
+def make_queue(order: str, engine: Any, order_spec: PolicySpec | None = None):
+    """The waiting queue for ``order`` over ``engine``'s requests (:mod:`.orders`): under a prefix
+    cache, Part 1's queue for the orders that read it."""
+    if engine.cache is not None and order in {p.value for p in CACHE_ORDERS}:
+        return PolicyQueue(order_spec if order_spec is not None else parse_policy(order), engine)
     target = engine.prefill_target
     if order == PolicyName.FCFS.value:
         return FcfsQueue()
@@ -211,9 +264,11 @@ def make_queue(order: str, engine: Any):
 def build_scheduler(spec: SchedulerSpec, engine: Any):
     """Make ``spec``'s scheduler over ``engine`` (and the engine's waiting queue)."""
     row = spec.row
-    engine.queue = make_queue(spec.order, engine)
+    engine.queue = make_queue(spec.order, engine, spec.order_spec)
     cls = getattr(importlib.import_module(f"prefix_sched.solvers.serving.{row.module}"), row.cls)
     options = dict(row.options)
     if row.takes_offset:
         options["offset"] = spec.offset
+    if row.takes_share:
+        options["share"] = spec.share
     return cls(engine, **options)

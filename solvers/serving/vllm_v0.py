@@ -5,7 +5,7 @@ scheduler.py``, ``Scheduler._schedule_default``: ``_schedule_prefills`` first, r
 when no prefill was scheduled):
 
 1. Prefill batch: new prefills in the waiting order (FCFS, or ``--order``), each with its *whole*
-   prompt ``|p'|``, while it fits in the budget left, fewer than ``max_num_seqs`` run and its prompt
+   prompt ``|p'|`` (its uncached part under a prefix cache), while it fits in the budget left, fewer than ``max_num_seqs`` run and its prompt
    fits in memory; the first that does not stops. If at least one was admitted the batch is these
    prefills alone.
 2. Otherwise a decode batch: the running requests in arrival order, one token each, cut by the
@@ -66,11 +66,11 @@ class VllmV0:
             chunks = []
             used = 0
             for r in queue.ordered(now):
-                length = e.prefill_target(r)
+                length = e.prefill_length(r)
                 if used + length > budget or e.n_running >= e.max_seqs or not e.can_allocate(r):
                     break
                 queue.take(r)
-                e.admit(r, now)
+                length = e.admit(r, now)
                 chunks.append((r, length))
                 used += length
             if chunks:

@@ -3,9 +3,10 @@
 A sweep spec (TOML, :mod:`~prefix_sched.studies.sweep.spec`) names stream sources, offered loads,
 policies, cache models and seeds; :mod:`~prefix_sched.studies.sweep.cells` expands it into cells, one
 ``(stream, load, policy, cache, seed)`` each, named by a content hash of its inputs;
-:mod:`~prefix_sched.studies.sweep.run_cell` computes one cell's row (its metrics from
-:mod:`~prefix_sched.studies.sweep.metrics`); :mod:`~prefix_sched.studies.sweep.executors` runs cells on local
-worker processes or as Ray tasks; :mod:`~prefix_sched.studies.sweep.results` keeps the rows (a CSV
+:mod:`~prefix_sched.studies.sweep.run_cell` computes one cell's record (its run's
+:class:`~prefix_sched.studies.rows.PolicyRow`, measures named as in :mod:`~prefix_sched.theory.measures`,
+with the sweep's settings); :mod:`~prefix_sched.studies.sweep.executors` runs cells on local worker
+processes or as Ray tasks; :mod:`~prefix_sched.studies.sweep.results` keeps the records (a CSV
 journal, a Parquet file, resume by hash); :mod:`~prefix_sched.studies.sweep.runner` ties one sweep
 together and :mod:`~prefix_sched.studies.sweep.summary` tabulates and plots the rows. The command is
 ``prefix-sched sweep`` (:mod:`prefix_sched.commands.sweep_cmd`); the guide is docs/sweep.md.

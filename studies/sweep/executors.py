@@ -45,7 +45,7 @@ from pathlib import Path
 from prefix_sched.errors import InputError
 from prefix_sched.studies.sweep.cells import Cell
 from prefix_sched.studies.sweep.results import EXTRA_HINT
-from prefix_sched.studies.sweep.run_cell import CellResult, failed_row, run_cell
+from prefix_sched.studies.sweep.run_cell import CellResult, failed_record, run_cell
 
 MAX_LOSSES = 3
 OnResult = Callable[[CellResult], None]
@@ -53,7 +53,7 @@ OnResult = Callable[[CellResult], None]
 
 def lost(cell: Cell, why: str) -> CellResult:
     """The failed result of a cell whose worker died :data:`MAX_LOSSES` times."""
-    return CellResult(failed_row(cell, f"{why} {MAX_LOSSES} times"),
+    return CellResult(failed_record(cell, f"{why} {MAX_LOSSES} times"),
                       {"cell": cell.key, "wall_s": None, "host": socket.gethostname()})
 
 

@@ -21,24 +21,27 @@
 ``.sweep.lock``
     Held (``flock``) while a sweep writes, so two sweeps never write one folder.
 
-Rows: settings first (``stream``, ``variant``, ``source`` as JSON, ``load`` as an exact string or
-``as-given``, ``offered_load``, the policy's ``policy``/``k``/``tie_break``/``cycle_start``,
+Each line is a record (:data:`Record`, a dict by column): a cell's
+:class:`~prefix_sched.studies.rows.PolicyRow` (where it ran, the policy, its measures) with the
+sweep's settings. Settings first (``stream``, ``variant``, ``source`` as JSON, ``load`` as an exact
+string or ``as-given``, ``offered_load``, the policy's ``policy``/``k``/``tie_break``/``cycle_start``,
 ``cache``, ``seed``, ``alpha``, ``view``, ``batch_size``, ``ttft_bound``), then ``status``
-(``ok`` or ``failed``) and ``error``, the metrics as floats (integers for counts; empty when not
-recorded or failed), ``exact`` (JSON: every recorded metric and the offered load as an exact
-number) and ``versions`` (JSON: Python, the platform, prefix-sched and numpy where the cell ran).
+(``ok`` or ``failed``) and ``error``, the measures of :data:`SWEEP_MEASURES` (named as in
+:mod:`~prefix_sched.theory.measures`) as floats (integers for counts; empty when not recorded or
+failed), ``exact`` (JSON: every recorded measure and the offered load as an exact number) and
+``versions`` (JSON: Python, the platform, prefix-sched and numpy where the cell ran).
 
-What it leaves out: computing rows (:mod:`~prefix_sched.studies.sweep.run_cell`) and choosing which cells
-to run (:mod:`~prefix_sched.studies.sweep.runner`).
+What it leaves out: computing records (:mod:`~prefix_sched.studies.sweep.run_cell`) and choosing which
+cells to run (:mod:`~prefix_sched.studies.sweep.runner`).
 
 Examples
 --------
 >>> import tempfile
 >>> folder = ResultsFolder(tempfile.mkdtemp() + "/out")
 >>> folder.check()
->>> row = blank_row("c0ffee") | {"stream": "s", "status": "ok", "count": 3, "p99": 2.5}
+>>> record = blank_record("c0ffee") | {"stream": "s", "status": "ok", "count": 3, "p99": 2.5}
 >>> with folder.opened() as done:
-...     folder.add(row, {"cell": "c0ffee", "wall_s": 0.25, "host": "h"})
+...     folder.add(record, {"cell": "c0ffee", "wall_s": 0.25, "host": "h"})
 >>> [(r["cell"], r["count"], r["p99"], r["mean"]) for r in read_results(folder.folder)]
 [('c0ffee', 3, 2.5, None)]
 """
@@ -53,26 +56,33 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from prefix_sched.errors import FormatError, InputError, OutputError
-from prefix_sched.studies.sweep.metrics import INTEGER_METRICS, METRICS
+from prefix_sched.studies.rows import PolicyRow
+from prefix_sched.theory.measures import MEASURES
 from prefix_sched.theory.outputs import atomic_path, check_output_path, write_text
 
+SWEEP_MEASURES = ("count", "mean", "p50", "p90", "p99", "max", "makespan", "reused", "reused_share", "violations")
+"""The measures a sweep can record (:data:`~prefix_sched.theory.measures.MEASURES`), in the order
+of their columns; a spec's ``metrics`` picks from them (default all, ``violations`` only with
+``ttft``). Persisted: the columns and the cell keys depend on this order."""
 STR, INT, FLOAT = "str", "int", "float"
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("cell", STR), ("stream", STR), ("variant", STR), ("source", STR), ("load", STR), ("offered_load", FLOAT),
     ("policy", STR), ("k", STR), ("tie_break", STR), ("cycle_start", STR), ("cache", STR), ("seed", INT),
     ("alpha", STR), ("view", STR), ("batch_size", INT), ("ttft_bound", STR), ("status", STR), ("error", STR),
-    *((name, INT if name in INTEGER_METRICS else FLOAT) for name in METRICS),
+    *((name, INT if MEASURES[name].integer else FLOAT) for name in SWEEP_MEASURES),
     ("exact", STR), ("versions", STR),
 )
 TIMING_COLUMNS: tuple[tuple[str, str], ...] = (("cell", STR), ("wall_s", FLOAT), ("host", STR))
 RESULTS_CSV, RESULTS_PARQUET, TIMINGS_CSV, LOCK = "results.csv", "results.parquet", "timings.csv", ".sweep.lock"
 CHECKPOINT_S = 10.0
 EXTRA_HINT = "pip install 'prefix-sched[sweep]'"
-Row = dict[str, Any]
+Record = dict[str, Any]
+"""One line of a results file, by column (:data:`COLUMNS`)."""
 
 
 def has_pyarrow() -> bool:
@@ -80,9 +90,15 @@ def has_pyarrow() -> bool:
     return importlib.util.find_spec("pyarrow") is not None
 
 
-def blank_row(cell: str) -> Row:
-    """A row of :data:`COLUMNS` for ``cell`` with every other value empty (``""`` or None)."""
+def blank_record(cell: str) -> Record:
+    """A record of :data:`COLUMNS` for ``cell`` with every other value empty (``""`` or None)."""
     return {name: (cell if name == "cell" else "" if kind == STR else None) for name, kind in COLUMNS}
+
+
+def measure_columns(row: PolicyRow) -> Record:
+    """The measures ``row`` holds as their columns: integers as they are, the rest as floats."""
+    return {name: value if MEASURES[name].integer else float(Fraction(value))
+            for name, value in row.measured().items()}
 
 
 class ResultsFolder:
@@ -95,8 +111,8 @@ class ResultsFolder:
         self.folder = Path(folder)
         self.option = option
         self.parquet = has_pyarrow()
-        self.rows: dict[str, Row] = {}
-        self.timings: dict[str, Row] = {}
+        self.rows: dict[str, Record] = {}
+        self.timings: dict[str, Record] = {}
         self.repaired: list[str] = []
         self._handles: dict[str, Any] = {}
         self._checkpointed = 0.0
@@ -126,7 +142,7 @@ class ResultsFolder:
                               f"to keep it up to date ({EXTRA_HINT}, or remove the file)")
 
     @contextmanager
-    def opened(self) -> Iterator[dict[str, Row]]:
+    def opened(self) -> Iterator[dict[str, Record]]:
         """Lock the folder, load the rows it has (dropping a row cut off by a kill), and yield them
         by cell key; on leaving, even by Ctrl-C, write the sorted CSV and Parquet files and unlock."""
         try:
@@ -158,7 +174,7 @@ class ResultsFolder:
         self._write_sorted()
         self._open_journals()
 
-    def add(self, row: Row, timing: Row) -> None:
+    def add(self, row: Record, timing: Record) -> None:
         """Append one finished cell's row and timing, flushed; a cell is never written twice."""
         key = row["cell"]
         if key in self.rows:
@@ -182,7 +198,7 @@ class ResultsFolder:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _load(self, name: str, columns, unique: bool) -> dict[str, Row]:
+    def _load(self, name: str, columns, unique: bool) -> dict[str, Record]:
         path = self.path(name)
         if not path.exists():
             return {}
@@ -224,7 +240,7 @@ class ResultsFolder:
         write_text(self.path(TIMINGS_CSV), csv_text(timings, TIMING_COLUMNS), self.option)
 
 
-def _sorted(rows: Mapping[str, Row]) -> list[Row]:
+def _sorted(rows: Mapping[str, Record]) -> list[Record]:
     return [rows[key] for key in sorted(rows)]
 
 
@@ -258,7 +274,7 @@ def csv_text(rows: Sequence[Mapping[str, Any]], columns=COLUMNS) -> str:
     return buffer.getvalue()
 
 
-def _parse_csv(path: Path, text: str, columns, unique: bool) -> dict[str, Row]:
+def _parse_csv(path: Path, text: str, columns, unique: bool) -> dict[str, Record]:
     reader = csv.reader(io.StringIO(text))
     names = [name for name, _ in columns]
     header = next(reader, None)
@@ -267,7 +283,7 @@ def _parse_csv(path: Path, text: str, columns, unique: bool) -> dict[str, Row]:
     if header != names:
         raise FormatError(f"{path}: not a results file of this prefix-sched version (its columns are not "
                           f"{', '.join(names)}); give the sweep a new folder")
-    rows: dict[str, Row] = {}
+    rows: dict[str, Record] = {}
     for fields in reader:
         where = f"{path}:{reader.line_num}"
         if len(fields) != len(columns):
@@ -304,7 +320,7 @@ def write_parquet(path: Path, rows: Sequence[Mapping[str, Any]], option: str) ->
         pq.write_table(table, temporary, compression="snappy")
 
 
-def read_results(path: Path | str) -> list[Row]:
+def read_results(path: Path | str) -> list[Record]:
     """The rows of a results folder (its ``results.csv``), a results CSV or a results Parquet file.
 
     A sweep may be writing the folder: a last row without its newline is left out.
@@ -331,7 +347,7 @@ def read_results(path: Path | str) -> list[Row]:
     return list(_parse_csv(path, text, COLUMNS, unique=True).values())
 
 
-def _read_parquet(path: Path) -> list[Row]:
+def _read_parquet(path: Path) -> list[Record]:
     if not has_pyarrow():
         raise InputError(f"reading {path} needs pyarrow ({EXTRA_HINT}); the results.csv beside it has the same rows")
     import pyarrow.parquet as pq

@@ -1,17 +1,19 @@
-"""Compute one cell's row: build or read its stream, rescale it to the load, serve it, measure it.
+"""Compute one cell's record: build or read its stream, rescale it to the load, serve it, measure it.
 
 The stream comes from its generator (with the cell's seed) or from the file's bytes, which must
 still have the SHA-256 the spec reader saw (a file changed during a sweep fails its cells instead
 of mixing two inputs). Bytes come from ``fetch`` (a Ray task gets them from the object store) or
 else from the file's path. A process keeps the last few streams it built, so the cells of one
 stream and seed build it once per worker. A load rescales the arrivals exactly as ``compare``
-does (:func:`~prefix_sched.studies.load_comparison.rescale_to_load`); the policy runs through
-:func:`~prefix_sched.solvers.online.simulate.simulate` with the cell's cache model, and every metric comes
-from its Definition 2 evaluation. A cell that raises is a row with ``status = "failed"`` and the
-error's type and message, and the sweep goes on.
+does (:func:`~prefix_sched.theory.load.rescale_to_load`); the policy runs through
+:func:`~prefix_sched.solvers.online.simulate.simulate` with the cell's cache model, and the run's
+:class:`~prefix_sched.studies.rows.PolicyRow` holds the measures the spec asks for, each from its
+Definition 2 evaluation (:mod:`~prefix_sched.theory.measures`); the record adds the sweep's
+settings. A cell that raises is a record with ``status = "failed"`` and the error's type and
+message, and the sweep goes on.
 
 What it leaves out: which process runs the cell (:mod:`~prefix_sched.studies.sweep.executors`) and
-storing the row (:mod:`~prefix_sched.studies.sweep.results`).
+storing the record (:mod:`~prefix_sched.studies.sweep.results`).
 
 Examples
 --------
@@ -33,8 +35,8 @@ Examples
 ... name = "lpm"
 ... ''')
 >>> result = run_cell(expand(read_spec(path))[0])
->>> row = result.row
->>> row["status"], row["policy"], row["load"], row["offered_load"], row["count"]
+>>> record = result.record
+>>> record["status"], record["policy"], record["load"], record["offered_load"], record["count"]
 ('ok', 'lpm', '2', 2.0, 8)
 """
 
@@ -49,16 +51,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from prefix_sched.errors import InputError
 from prefix_sched.provenance import package_versions
 from prefix_sched.theory.load import offered_load, rescale_to_load
 from prefix_sched.solvers.online.simulate import simulate
+from prefix_sched.studies.rows import policy_row
 from prefix_sched.studies.sweep.cells import Cell
-from prefix_sched.studies.sweep.metrics import INTEGER_METRICS, measure
-from prefix_sched.studies.sweep.results import Row, blank_row
+from prefix_sched.studies.sweep.results import Record, blank_record, measure_columns
 from prefix_sched.studies.sweep.spec import AS_GIVEN, GENERATORS, StreamSource, read_file_stream
 from prefix_sched.theory.numbers import to_json
 from prefix_sched.theory.stream import Stream
@@ -69,33 +70,33 @@ STREAMS_KEPT = 8
 
 @dataclass(frozen=True)
 class CellResult:
-    """A cell's row and its timing (``cell``, ``wall_s``, ``host``)."""
+    """A cell's record and its timing (``cell``, ``wall_s``, ``host``)."""
 
-    row: Row
-    timing: Row
+    record: Record
+    timing: Record
 
 
 def run_cell(cell: Cell, fetch: Callable[[], bytes] | None = None) -> CellResult:
-    """Compute ``cell``'s row; an exception inside becomes a failed row, never a raise.
+    """Compute ``cell``'s record; an exception inside becomes a failed record, never a raise.
 
     ``fetch`` returns a file stream's bytes (called only when this process has not built the
     stream yet); by default they are read from the file.
     """
     started = time.perf_counter()
     try:
-        row = _row(cell, fetch)
+        record = _record(cell, fetch)
     except Exception as err:  # a failing cell is recorded with its error and the sweep goes on
-        row = failed_row(cell, f"{type(err).__name__}: {err}")
-    return CellResult(row, {"cell": cell.key, "wall_s": time.perf_counter() - started, "host": socket.gethostname()})
+        record = failed_record(cell, f"{type(err).__name__}: {err}")
+    return CellResult(record, {"cell": cell.key, "wall_s": time.perf_counter() - started, "host": socket.gethostname()})
 
 
-def failed_row(cell: Cell, error: str) -> Row:
-    """The row of a cell that failed with ``error`` (made one line)."""
+def failed_record(cell: Cell, error: str) -> Record:
+    """The record of a cell that failed with ``error`` (made one line)."""
     one_line = " ".join(part.strip() for part in error.splitlines() if part.strip())
     return _settings(cell) | {"status": "failed", "error": one_line, "exact": "{}", "versions": _versions()}
 
 
-def _row(cell: Cell, fetch: Callable[[], bytes] | None) -> Row:
+def _record(cell: Cell, fetch: Callable[[], bytes] | None) -> Record:
     settings = cell.settings
     stream = cell_stream(cell.stream, cell.seed, fetch)
     if cell.load is not None:
@@ -106,20 +107,18 @@ def _row(cell: Cell, fetch: Callable[[], bytes] | None) -> Row:
         offered = None
     run = simulate(stream, cell.policy, alpha=settings.alpha, batch_size=settings.batch_size, view=settings.view,
                    cache=cell.cache, seed=cell.seed)
-    values = measure(run.evaluation, stream, settings.metrics, settings.ttft)
-    exact = {name: to_json(value) for name, value in values.items()}
+    row = policy_row(run, stream, settings.metrics, name=cell.stream.table, variant=cell.stream.variant,
+                     load=cell.load, seed=cell.seed, ttft=settings.ttft)
+    exact = {name: to_json(value) for name, value in row.measured().items()}
     if offered is not None:
         exact["offered_load"] = to_json(offered)
-    row = _settings(cell) | {"status": "ok", "offered_load": None if offered is None else float(offered),
-                             "exact": json.dumps(exact, sort_keys=True), "versions": _versions()}
-    for name, value in values.items():
-        row[name] = value if name in INTEGER_METRICS else float(Fraction(value))
-    return row
+    return _settings(cell) | {"status": "ok", "offered_load": None if offered is None else float(offered),
+                              "exact": json.dumps(exact, sort_keys=True), "versions": _versions()} | measure_columns(row)
 
 
-def _settings(cell: Cell) -> Row:
+def _settings(cell: Cell) -> Record:
     settings = cell.settings
-    return blank_row(cell.key) | {
+    return blank_record(cell.key) | {
         "stream": cell.stream.table, "variant": cell.stream.variant,
         "source": json.dumps(cell.stream.source(), sort_keys=True),
         "load": AS_GIVEN if cell.load is None else str(to_json(cell.load)),

@@ -106,7 +106,7 @@ def run_sweep(
 
         def record(result: CellResult) -> None:
             nonlocal ran
-            folder.add(result.row, result.timing)
+            folder.add(result.record, result.timing)
             ran += 1
             if on_result is not None:
                 on_result(result)

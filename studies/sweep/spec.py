@@ -6,7 +6,7 @@ A spec (version 1) has top-level settings, one ``[streams.NAME]`` table per stre
     version = 1                    # optional; only 1 is known
     seeds = [0, 1, 2]              # required: generator seeds and random tie-break seeds
     caches = ["last", "lru:20000"] # default ["last"]; see prefix_sched.theory.cache
-    metrics = ["p50", "p99"]       # default all (violations only with ttft); see metrics.py
+    metrics = ["p50", "p99"]       # default all (violations only with ttft); see results.SWEEP_MEASURES
     ttft = 5000                    # the bound T that "violations" counts against
     alpha = 0                      # default 0; view = "online" | "fixed"; batch_size = 1
 
@@ -87,7 +87,8 @@ from prefix_sched.errors import FormatError, PrefixSchedError
 from prefix_sched.theory.load import offered_load
 from prefix_sched.solvers.online.policies import CYCLE_STARTS, TIE_BREAKS, PolicyName, PolicySpec, parse_k, parse_policy
 from prefix_sched.solvers.online.simulate import VIEWS
-from prefix_sched.studies.sweep.metrics import METRICS, NEEDS_TTFT
+from prefix_sched.studies.sweep.results import SWEEP_MEASURES
+from prefix_sched.theory.measures import MEASURES
 from prefix_sched.theory.cache import parse_cache
 from prefix_sched.theory.numbers import Exact, exact_number, to_json
 from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
@@ -242,13 +243,14 @@ class _Reader:
         batch_size = self.integer("", "batch_size", data.get("batch_size", 1), minimum=1)
         ttft = self.number("", "ttft", data["ttft"], minimum=0) if "ttft" in data else None
         if "metrics" in data:
-            metrics = tuple(self.choice("", "metrics", m, METRICS) for m in self.values("", "metrics", data["metrics"]))
+            metrics = tuple(self.choice("", "metrics", m, SWEEP_MEASURES)
+                            for m in self.values("", "metrics", data["metrics"]))
             self.unique("", "metrics", metrics)
             for name in metrics:
-                if name in NEEDS_TTFT and ttft is None:
+                if MEASURES[name].needs_ttft and ttft is None:
                     raise self.error("", "metrics", f"{name!r} needs the bound ttft = T")
         else:
-            metrics = tuple(m for m in METRICS if ttft is not None or m not in NEEDS_TTFT)
+            metrics = tuple(m for m in SWEEP_MEASURES if ttft is not None or not MEASURES[m].needs_ttft)
         return Settings(alpha, view, batch_size, ttft, metrics)
 
     def caches(self, data: Mapping[str, Any]) -> tuple[str, ...]:

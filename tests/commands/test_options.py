@@ -34,6 +34,7 @@ from prefix_sched.errors import CheckFailed, InputError, PrefixSchedError
 from prefix_sched.gpu_validation.fit import DegenerateFitError
 from prefix_sched.reductions.construction import CertificateError
 from prefix_sched.reductions.three_partition import planted_yes, write_instance
+from prefix_sched.solvers.approx import graph as approx_graph
 from prefix_sched.theory import outputs
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
@@ -58,6 +59,7 @@ BASE = {
     "capacity": ["capacity", str(Path(__file__).resolve().parents[1] / "data" / "mooncake_conversation_head300.jsonl"),
                  "--format", "mooncake", "--limit", "20", "--scheduler", "sarathi"],
 }
+BASE["serve-cluster"] = BASE["serve"] + ["--engines", "2"]
 STREAM_COMMANDS = ("simulate", "compare", "evaluate", "guarantee", "solve", "approx")
 BASE.update({f"{command}-mooncake": BASE[command] + ["--format", "mooncake"] for command in STREAM_COMMANDS})
 POLICY_COMMANDS = ("simulate", "compare")
@@ -145,6 +147,12 @@ def _bad_values():
     cases += [("capacity", "--objective", "ttft_p42<=1s", "ttft_p42"), ("capacity", "--objective", "tbt_p99<=5", "5"),
               ("capacity", "--tolerance", "0", "0"), ("capacity", "--tolerance", "2", "2"),
               ("capacity", "--max-probes", "1", "1")]
+    cases += [("serve", "--engines", "0", "0"), ("serve", "--engines", "1.5", "1.5"),
+              ("serve-cluster", "--router", "nearest", "nearest"), ("serve-cluster", "--router", "least-work:3", "least-work:3"),
+              ("serve-cluster", "--router", "prefix-aware:cache=2", "cache"),
+              ("serve-cluster", "--router", "prefix-aware:abs=-1", "abs"),
+              ("serve", "--scheduler", "rad-fixed", "rad-fixed"), ("serve", "--scheduler", "rad-fixed:2", "rad-fixed:2"),
+              ("serve", "--prefix-cache", "lfu", "lfu"), ("serve", "--order", "dfs-weight", "dfs-weight")]
     return cases
 
 
@@ -191,6 +199,9 @@ NOT_APPLICABLE = [
     ("serve", ["--out", "{tmp}/same.jsonl", "--batches", "{tmp}/same.jsonl"], "--batches"),
     ("capacity", ["--block-size", "8"], "--block-size"),
     ("capacity", [], "--objective"),
+    ("serve", ["--router", "least-work"], "--router"),
+    ("serve", ["--prefix-cache", "lru", "--kv-tokens", "90000", "--block-size", "8"], "--block-size"),
+    ("serve", ["--prefix-cache", "lru"], "--prefix-cache"),
 ]
 NA_BASE = {"simulate-nostream": ["simulate"], "solve-nottft": ["solve", "{stream}"],
            "solve-max": ["solve", "{stream}", "--minimize", "max-ttft"],
@@ -464,7 +475,7 @@ def test_a_plot_and_a_dag_failing_half_way_keep_the_old_files(files, tmp_path, m
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_savefig)
-    monkeypatch.setattr(approx_cmd.nx, "write_graphml", half_graphml)
+    monkeypatch.setattr(approx_graph.nx, "write_graphml", half_graphml)
     _run_refused(["compare", files["stream"], "--load", "1", "--plot", str(plot)], capsys)
     line = _run_refused(["approx", files["stream"], "--ttft", "100", "--dag", str(dag)], capsys)
     assert "error: --dag: cannot write" in line and "Input/output error" in line

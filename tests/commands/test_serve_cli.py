@@ -174,3 +174,55 @@ def test_rate_rescales_a_trace(capsys, tmp_path):
     _, records = read_serving(out)
     arrivals = sorted(exact_number(r["arrival_us"], "a") for r in records)
     assert arrivals[0] == 0 and arrivals[-1] == 5_000_000  # 10 gaps at 2 requests/s
+
+
+def _cluster_reference():
+    spec = importlib.util.spec_from_file_location("serving_cluster", HERE.parent / "solvers" / "serving" /
+                                                  "test_cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("router", ["least-outstanding", "prefix-aware:abs=2,rel=1"])
+def test_cluster_run_recomputed_from_its_file(router, tmp_path, capsys):
+    """Three engines behind a router: each request's engine and token times in the file equal the
+    cluster reference's; the per-engine table and the header's per-engine rows add up."""
+    out = tmp_path / "o.jsonl"
+    argv = ["serve", HEAD300, "--format", "mooncake", "--limit", "40", "--scheduler", "vllm", "--budget", "256",
+            "--cost", "c0=800,cp=7.5,cd=3", "--engines", "3", "--router", router, "--out", out]
+    status, text, err = _run(argv, capsys)
+    assert status == 0, err
+    header, records = read_serving(out)
+    assert header["version"] == 2 and header["settings"]["engines"] == 3
+    workload = load_workload(HEAD300, "mooncake", limit=40)
+    times, first, preempted, engine_of, _ = _cluster_reference().reference_cluster(
+        workload, "vllm", engines=3, router=router, budget=256, cost=parse_cost("c0=800,cp=7.5,cd=3"))
+    assert [r["engine"] for r in records] == engine_of
+    assert [[exact_number(v, "t") for v in r["token_times_us"]] for r in records] == times
+    assert all(r["cached_tokens"] == 0 for r in records)
+    rows = header["engines"]
+    assert [row["requests"] for row in rows] == [engine_of.count(g) for g in range(3)]
+    assert "per engine" in text and "imbalance" in text and "3 engines, router" in text
+
+
+@pytest.mark.parametrize("order", [None, "k-lpm:1", "lpm"])
+def test_prefix_cache_run_recomputed_from_its_file(order, tmp_path, capsys):
+    """--prefix-cache lru with a Part 1 order: each request's cached tokens and token times in the file
+    equal the reference engine's (its cache written from the rules, token by token)."""
+    out = tmp_path / "o.jsonl"
+    extra = [] if order is None else ["--order", order]
+    argv = ["serve", HEAD300, "--format", "mooncake", "--limit", "12", "--scheduler", "sarathi", "--budget", "2048",
+            "--cost", "c0=800,cp=7.5,cd=3", "--prefix-cache", "lru", "--kv-tokens", "120000", "--rate", "4",
+            "--out", out, *extra]
+    status, text, err = _run(argv, capsys)
+    assert status == 0, err
+    header, records = read_serving(out)
+    assert header["settings"]["prefix_cache"] == "lru" and header["settings"]["block_size"] == 1
+    workload = load_workload(HEAD300, "mooncake", limit=12, rate=4)
+    times, first, preempted, _, cached = _reference().reference_serve(
+        workload, "sarathi", order=order, budget=2048, cost=parse_cost("c0=800,cp=7.5,cd=3"), kv_tokens=120000,
+        prefix_cache="lru", cached=True)
+    assert [r["cached_tokens"] for r in records] == cached and sum(cached) > 0
+    assert [[exact_number(v, "t") for v in r["token_times_us"]] for r in records] == times
+    assert "prefix cache lru:" in text

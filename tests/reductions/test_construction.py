@@ -12,7 +12,7 @@ from prefix_sched.reductions.construction import (
     partition_from_schedule,
     schedule_from_partition,
 )
-from prefix_sched.reductions.three_partition import ThreePartition, certified_no, decide, planted_yes
+from prefix_sched.reductions.three_partition import ThreePartition, certified_no, decide_partition, planted_yes
 from prefix_sched.reductions.verify import BatterySettings, instance_for, run_case
 from prefix_sched.solvers.exact.dp import feasible_endings
 from prefix_sched.theory.evaluator import evaluate
@@ -87,7 +87,7 @@ def test_equivalence_on_the_default_battery_up_to_m_4(m, kind, seed):
     assert report.ok, report.problem
     c = construct(instance)
     dp = feasible_endings(c.stream, c.ttft)
-    assert (dp.status == "FEASIBLE") == decide(instance).answer == (kind == "yes")
+    assert (dp.status == "FEASIBLE") == decide_partition(instance).answer == (kind == "yes")
     if dp.status == "FEASIBLE":
         assert_proof_structure(c, dp.best_order())
         assert report.certificates == ("partition->schedule", "schedule->partition")
@@ -98,7 +98,7 @@ def test_equivalence_holds_for_other_x_lengths(x_length):
     for instance in (planted_yes(3, seed=11), certified_no(3, seed=11)):
         c = construct(instance, x_length=x_length)
         dp = feasible_endings(c.stream, c.ttft)
-        assert (dp.status == "FEASIBLE") == decide(instance).answer
+        assert (dp.status == "FEASIBLE") == decide_partition(instance).answer
         if dp.status == "FEASIBLE":
             assert_proof_structure(c, dp.best_order())
             instance.check_partition(partition_from_schedule(c, dp.best_order()))

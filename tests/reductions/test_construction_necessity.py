@@ -17,7 +17,7 @@ from prefix_sched.theory.evaluator import evaluate
 INSTANCES = [(kind, m, seed) for kind in ("yes", "no") for m in (2, 3) for seed in range(2)]
 
 
-def decide(construction):
+def ttft_feasible(construction):
     result = feasible_endings(construction.stream, construction.ttft)
     assert result.status in ("FEASIBLE", "INFEASIBLE")
     if result.status == "FEASIBLE":
@@ -31,7 +31,7 @@ def instance(kind, m, seed):
 
 @pytest.mark.parametrize(("kind", "m", "seed"), INSTANCES)
 def test_the_reduction_proper_is_exact_on_these_instances(kind, m, seed):
-    assert decide(construct(instance(kind, m, seed))) == (kind == "yes")
+    assert ttft_feasible(construct(instance(kind, m, seed))) == (kind == "yes")
 
 
 @pytest.mark.parametrize(("kind", "m", "seed"), [c for c in INSTANCES if c[0] == "yes"])
@@ -39,7 +39,7 @@ def test_the_reduction_proper_is_exact_on_these_instances(kind, m, seed):
 def test_t_one_less_or_y_not_identical_makes_yes_instances_infeasible(change, kind, m, seed):
     """T - 1: the last group cannot end by the A deadline; y_j != x_j: the window is mL too short."""
     changed = construct_changed(instance(kind, m, seed), change)
-    assert not decide(changed)
+    assert not ttft_feasible(changed)
 
 
 @pytest.mark.parametrize(("kind", "m", "seed"), [c for c in INSTANCES if c[0] == "no"])
@@ -48,7 +48,7 @@ def test_without_s_or_e_no_instances_become_feasible(change, kind, m, seed):
     """No s: x_1 runs before T and y_1 is paid for inside the window, so the gaps need not be B.
     No e: the Y queries are paid for after the window, and nothing forces the gaps."""
     changed = construct_changed(instance(kind, m, seed), change)
-    assert decide(changed)
+    assert ttft_feasible(changed)
 
 
 def test_unknown_change_is_refused():

@@ -12,7 +12,7 @@ from prefix_sched.errors import FormatError, InputError
 from prefix_sched.reductions.three_partition import (
     ThreePartition,
     certified_no,
-    decide,
+    decide_partition,
     from_json,
     planted_yes,
     read_instance,
@@ -73,7 +73,7 @@ def test_decider_matches_brute_force(m, bound):
     rng = np.random.default_rng([m, bound])
     for _ in range(25):
         instance = random_valid(m, bound, rng)
-        result = decide(instance)
+        result = decide_partition(instance)
         assert result.answer == brute_force(instance.sizes, bound)
         if result.answer:
             instance.check_partition(result.groups)
@@ -86,7 +86,7 @@ def test_planted_yes_holds_its_partition_and_is_reproducible(m):
     instance = planted_yes(m, seed=7)
     instance.check_partition(instance.meta["planted"])
     assert instance == planted_yes(m, seed=7)
-    assert decide(instance).answer
+    assert decide_partition(instance).answer
 
 
 @pytest.mark.parametrize("m", [2, 3])

@@ -1,34 +1,23 @@
-"""Prefix cache models: how many tokens a prompt reuses given the cache, and what is cached after it.
+"""SGLang's radix tree cache (``RadixCache`` in ``python/sglang/srt/mem_cache/radix_cache.py``,
+page size 1): the state of the ``lru:TOKENS`` and ``unbounded`` models.
 
-A cache model is parsed once from its spec (:func:`parse_cache`) and asked for a fresh *state*;
-a state answers two questions, in token-times of prefill saved:
+:class:`RadixState` is RadixAttention's radix tree with a token capacity and LRU eviction, or
+without a capacity (nothing is evicted). Serving prompt ``p`` as the ``i``-th query:
 
-- ``state.reuse(p)``: the tokens of ``p`` that the cache holds as a prefix (read-only);
-- ``state.serve(p)``: serve ``p`` (the reuse, then the state after it), returning the reuse.
+1. its reuse ``m`` is its longest cached prefix; every node the match enters, including one
+   matched only in part, gets last-access time ``2i - 1``; a node matched only in part is
+   split at the match point (both pieces keep that time);
+2. the matched path is locked;
+3. while the free capacity is below ``|p| - m``, the unlocked leaf with the oldest last-access
+   time is evicted, a whole node at a time (its parent may then become an evictable leaf);
+4. the uncached rest of ``p`` is inserted as ONE new node, and every node on ``p``'s path gets
+   last-access time ``2i`` (after the match's, as SGLang's insertion after the prefill);
+5. the path is unlocked.
 
-Three models:
-
-``last`` (:class:`LastPromptCache`, the default)
-    Definition 2: only the previously served prompt is cached, so the reuse is
-    ``ov(p, p_prev)``. This is the model every theorem of the paper is about.
-``lru:TOKENS`` (:class:`RadixCache` with a capacity)
-    RadixAttention's radix tree with a token capacity and LRU eviction, with the semantics of
-    SGLang's plain ``RadixCache`` (``python/sglang/srt/mem_cache/radix_cache.py``, page size 1).
-    Serving prompt ``p`` as the ``i``-th query:
-
-    1. its reuse ``m`` is its longest cached prefix; every node the match enters, including one
-       matched only in part, gets last-access time ``2i - 1``; a node matched only in part is
-       split at the match point (both pieces keep that time);
-    2. the matched path is locked;
-    3. while the free capacity is below ``|p| - m``, the unlocked leaf with the oldest last-access
-       time is evicted, a whole node at a time (its parent may then become an evictable leaf);
-    4. the uncached rest of ``p`` is inserted as ONE new node, and every node on ``p``'s path gets
-       last-access time ``2i`` (after the match's, as SGLang's insertion after the prefill);
-    5. the path is unlocked.
-
-    Nodes split only where prompts diverge and are never merged again (as in SGLang).
-``unbounded`` (:class:`RadixCache` without a capacity)
-    The same tree without eviction: every prefix ever served stays cached.
+Nodes split only where prompts diverge and are never merged again (as in SGLang). The models that
+own such a state are :class:`~prefix_sched.theory.cache.lru.LruCache` and
+:class:`~prefix_sched.theory.cache.unbounded.UnboundedCache`; the tree also serves
+:class:`~prefix_sched.theory.cache.last.LastPromptState` as a one-node view (:class:`RadixNode`).
 
 Token granularity. A segment ``(s, l)`` stands for the tokens ``(s, 0) .. (s, l - 1)``, so a
 node of the tree is a token range ``[start, end)`` of the prompt that inserted it, and may hold
@@ -77,8 +66,7 @@ A hand-worked run of ``lru:8`` (times: query ``i`` matches at ``2i - 1``, insert
 4. ``s4 x2``: reuse 4 (``s4``, time 7, locked), 2 needed, 1 free. ``s4`` (time 7) is locked, so
    the only evictable leaf is ``t3``: evicted; ``x2`` is inserted; the path gets time 8.
 
->>> cache = parse_cache("lru:8")
->>> state = cache.new_state()
+>>> state = RadixState(8)
 >>> [state.serve(p) for p in [(("s", 4), ("x", 2)), (("s", 4), ("y", 2))]]
 [0, 4]
 >>> state.nodes()
@@ -87,218 +75,20 @@ A hand-worked run of ``lru:8`` (times: query ``i`` matches at ``2i - 1``, insert
 (0, [((('s', 4),), 0, 4), ((('t', 3),), 0, 6)])
 >>> state.serve((("s", 4), ("x", 2))), state.nodes(), state.size
 (4, [((('s', 4),), 0, 8), ((('s', 4), ('x', 2)), 4, 8)], 6)
->>> cache.spec, parse_cache(cache.spec) == cache, parse_cache("last").reuse_along([(("a", 2),)] * 2)
-('lru:8', True, [0, 2])
 """
 
 from __future__ import annotations
 
 import gc
-import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from heapq import heappop, heappush
 from itertools import count
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt, overlap
-from prefix_sched.theory.stream import Stream
-
-DEFAULT_CACHE = "last"
-"""The cache model when none is named: Definition 2's previous prompt."""
-CACHE_SPECS = ("last", "lru:TOKENS", "unbounded")
-_LRU = re.compile(r"lru:(.*)", re.DOTALL)
-
-Listener = Callable[[Prompt, int], None]
-"""Called as ``listener(prompt, k)`` when a node is inserted or evicted: the reuse of a prompt can
-have changed only if its first ``k + 1`` segment ids are those of ``prompt``."""
-
-
-class CacheModel:
-    """Base of the cache models: a spec string, fresh states, and the stream check."""
-
-    @property
-    def spec(self) -> str:
-        """The spec string that :func:`parse_cache` reads back to an equal model."""
-        raise NotImplementedError
-
-    @property
-    def is_last_prompt(self) -> bool:
-        """Whether this is Definition 2's one-prompt cache (the model the theorems are about)."""
-        return False
-
-    def new_state(self):
-        """Return the empty cache of this model."""
-        raise NotImplementedError
-
-    def check_stream(self, stream: Stream) -> None:
-        """Raise InputError if a query of ``stream`` cannot be served under this model."""
-
-    def reuse_along(self, prompts: Sequence[Prompt]) -> list[int]:
-        """Return each prompt's reuse when ``prompts`` are served in this order from an empty cache."""
-        state = self.new_state()
-        return [state.serve(prompt) for prompt in prompts]
-
-
-@dataclass(frozen=True)
-class LastPromptCache(CacheModel):
-    """Definition 2: only the previously served prompt is cached (spec ``"last"``)."""
-
-    @property
-    def spec(self) -> str:
-        return "last"
-
-    @property
-    def is_last_prompt(self) -> bool:
-        return True
-
-    def new_state(self) -> LastPromptState:
-        return LastPromptState()
-
-    def reuse_along(self, prompts: Sequence[Prompt]) -> list[int]:
-        """``ov(p_i, p_{i-1})`` per position, the cache starting empty (the evaluator's fast path)."""
-        reused, previous = [], EMPTY_PROMPT
-        for prompt in prompts:
-            reused.append(overlap(prompt, previous))
-            previous = prompt
-        return reused
-
-
-class LastPromptState:
-    """The cache of Definition 2: the previously served prompt (``prompt``, empty at first)."""
-
-    __slots__ = ("prompt",)
-
-    def __init__(self, prompt: Prompt = EMPTY_PROMPT) -> None:
-        self.prompt = prompt
-
-    def reuse(self, prompt: Prompt) -> int:
-        """``ov(prompt, cached)``."""
-        return overlap(prompt, self.prompt)
-
-    def serve(self, prompt: Prompt) -> int:
-        """Return ``ov(prompt, cached)`` and cache ``prompt`` in place of the previous one."""
-        shared = overlap(prompt, self.prompt)
-        self.prompt = prompt
-        return shared
-
-    def copy(self) -> LastPromptState:
-        """An independent snapshot (prompts are immutable, so this is one reference)."""
-        return LastPromptState(self.prompt)
-
-
-@dataclass(frozen=True)
-class RadixCache(CacheModel):
-    """RadixAttention's radix tree: ``capacity`` tokens with LRU eviction, or ``None`` for unbounded.
-
-    Attributes
-    ----------
-    capacity : int or None
-        The most tokens cached at once (``lru:TOKENS``); ``None`` is ``unbounded``.
-    """
-
-    capacity: int | None
-
-    @property
-    def spec(self) -> str:
-        return "unbounded" if self.capacity is None else f"lru:{self.capacity}"
-
-    def new_state(self) -> RadixState:
-        return RadixState(self.capacity)
-
-    def reuse_along(self, prompts: Sequence[Prompt]) -> list[int]:
-        """Each prompt's reuse when served in this order from an empty cache (the GC paused)."""
-        with paused_cyclic_gc():
-            serve = self.new_state().serve
-            return [serve(prompt) for prompt in prompts]
-
-    def check_stream(self, stream: Stream) -> None:
-        """Refuse a stream with a prompt longer than the capacity, naming the query.
-
-        >>> from prefix_sched.theory.stream import Stream
-        >>> RadixCache(4).check_stream(Stream.from_records([("a", (("x", 3),), 0), ("b", (("y", 5),), 0)]))
-        Traceback (most recent call last):
-        ...
-        prefix_sched.errors.InputError: query 'b' has 5 tokens, more than the cache capacity of 4 tokens (lru:4)
-        """
-        if self.capacity is None:
-            return
-        for query, length in zip(stream.queries, stream.lengths):
-            if length > self.capacity:
-                raise InputError(
-                    f"query {query.qid!r} has {length} tokens, more than the cache capacity of "
-                    f"{self.capacity} tokens ({self.spec})"
-                )
-
-
-def parse_cache(spec: object) -> CacheModel:
-    """Return the cache model for ``spec``: ``"last"``, ``"lru:TOKENS"`` or ``"unbounded"``.
-
-    A :class:`CacheModel` is returned as it is. Names are lower case and exact (``"LRU:5"`` and
-    ``" last"`` are refused, as policy names are); ``TOKENS`` is a positive integer written in
-    decimal without sign, separators or leading zeros, so that ``model.spec`` gives back the text.
-
-    Raises
-    ------
-    InputError
-        Naming the text, e.g. for ``"lru"``, ``"lru:0"``, ``"lru:-5"``, ``"lru:abc"``, ``"lru:05"``.
-
-    Examples
-    --------
-    >>> parse_cache("lru:100000"), parse_cache("unbounded").spec
-    (RadixCache(capacity=100000), 'unbounded')
-    >>> parse_cache("lru:0")
-    Traceback (most recent call last):
-    ...
-    prefix_sched.errors.InputError: cache 'lru:0': the capacity must be a positive integer number of tokens (lru:TOKENS, e.g. lru:100000)
-    >>> parse_cache("LRU:5")
-    Traceback (most recent call last):
-    ...
-    prefix_sched.errors.InputError: unknown cache model 'LRU:5'; valid: last, lru:TOKENS, unbounded
-    """
-    if isinstance(spec, CacheModel):
-        return spec
-    if not isinstance(spec, str):
-        raise InputError(f"a cache model must be a spec string ({', '.join(CACHE_SPECS)}), got {spec!r}")
-    if spec == "last":
-        return LastPromptCache()
-    if spec == "unbounded":
-        return RadixCache(None)
-    if spec == "lru":
-        raise InputError("cache 'lru' needs a capacity in tokens: lru:TOKENS, e.g. lru:100000")
-    match = _LRU.fullmatch(spec)
-    if match is None:
-        raise InputError(f"unknown cache model {spec!r}; valid: {', '.join(CACHE_SPECS)}")
-    digits = match.group(1)
-    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
-        raise InputError(
-            f"cache {spec!r}: the capacity must be a positive integer number of tokens "
-            "(lru:TOKENS, e.g. lru:100000)"
-        )
-    return RadixCache(int(digits))
-
-
-def require_last_prompt(cache: object, what: str) -> LastPromptCache:
-    """Return the ``last`` model, or refuse: ``what`` holds only for Definition 2's one-prompt cache.
-
-    The front door of every solver and bound that is a theorem about Definition 2.
-
-    >>> require_last_prompt("last", "the exact solvers").spec
-    'last'
-    >>> require_last_prompt("unbounded", "the exact solvers")
-    Traceback (most recent call last):
-    ...
-    prefix_sched.errors.InputError: the exact solvers hold for Definition 2's one-prompt cache (cache 'last') only, not for cache 'unbounded'
-    """
-    model = parse_cache(cache)
-    if not model.is_last_prompt:
-        raise InputError(
-            f"{what} hold for Definition 2's one-prompt cache (cache 'last') only, "
-            f"not for cache {model.spec!r}"
-        )
-    return model
+from prefix_sched.theory.cache.base import CacheState, Listener
+from prefix_sched.theory.prompt import EMPTY_PROMPT, Prompt
 
 
 class RadixNode:
@@ -325,7 +115,7 @@ class RadixNode:
         self.key = (prompt[seg][0], start - cum[seg]) if prompt else None
 
 
-def _offsets(prompt: Prompt) -> list[int]:
+def segment_offsets(prompt: Prompt) -> list[int]:
     """``[0, l_1, l_1 + l_2, ...]``: where each segment starts, then ``|p|``."""
     offsets, total = [0], 0
     for _, length in prompt:
@@ -388,8 +178,17 @@ def paused_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-class RadixState:
-    """A radix-tree cache: the state of :class:`RadixCache`.
+def serve_all(state: CacheState, prompts: Sequence[Prompt]) -> list[int]:
+    """Serve ``prompts`` in this order into ``state`` and return each reuse, the GC paused
+    (:func:`paused_cyclic_gc`): the ``reuse_along`` of the radix tree models."""
+    with paused_cyclic_gc():
+        serve = state.serve
+        return [serve(prompt) for prompt in prompts]
+
+
+class RadixState(CacheState):
+    """A radix-tree cache: the state of :class:`~prefix_sched.theory.cache.lru.LruCache` (a
+    capacity) and :class:`~prefix_sched.theory.cache.unbounded.UnboundedCache` (``None``).
 
     Attributes
     ----------
@@ -399,8 +198,8 @@ class RadixState:
         Tokens cached now.
     listener : callable or None
         If set, called as ``listener(prompt, k)`` after each node insertion or eviction (see
-        :data:`Listener`); the indexed LPM queue uses it to find the waiting queries whose reuse
-        may have changed.
+        :data:`~prefix_sched.theory.cache.base.Listener`; set by :meth:`watch`); the indexed
+        waiting queues use it to find the waiting queries whose reuse may have changed.
     """
 
     def __init__(self, capacity: int | None) -> None:
@@ -429,12 +228,21 @@ class RadixState:
     def root(self) -> RadixNode:
         """The root of the tree (an empty node); read-only, see :class:`RadixNode`.
 
-        >>> state = RadixCache(None).new_state()
+        >>> state = RadixState(None)
         >>> _ = state.serve((("a", 2), ("b", 3))), state.serve((("a", 2), ("c", 1)))
         >>> [(child.key, child.start, child.end) for child in state.root.children.values()]
         [(('a', 0), 0, 2)]
         """
         return self._root
+
+    def tree(self) -> RadixNode:
+        """The root of the tree (:attr:`root`): the cache as a radix tree."""
+        return self._root
+
+    def watch(self, listener: Listener) -> None:
+        """Call ``listener(prompt, k)`` after each node insertion or eviction from now on (one
+        listener: it replaces :attr:`listener`)."""
+        self.listener = listener
 
     def serve(self, prompt: Prompt) -> int:
         """Serve ``prompt`` (steps 1-5 of the module docstring) and return its reuse.
@@ -444,7 +252,7 @@ class RadixState:
         InputError
             If ``prompt`` is longer than the capacity.
         """
-        cum = _offsets(prompt)
+        cum = segment_offsets(prompt)
         total = cum[-1]
         capacity = self.capacity
         if capacity is not None and total > capacity:
@@ -491,7 +299,7 @@ class RadixState:
     def copy(self) -> RadixState:
         """An independent snapshot of the cache (the listener is not copied).
 
-        >>> state = RadixCache(10).new_state()
+        >>> state = RadixState(10)
         >>> _ = state.serve((("a", 4),))
         >>> snapshot = state.copy()
         >>> state.serve((("b", 8),)), snapshot.reuse((("a", 4),)), state.reuse((("a", 4),))

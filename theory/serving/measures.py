@@ -2,7 +2,8 @@
 
 A :class:`Timeline` holds, for every request of a workload (in the workload's order), its arrival,
 the start of the first iteration that gave it a prefill chunk, the emission time of each of its
-``o_r`` output tokens and its preemption count. Times are integers of ticks of ``1 / D``
+``o_r`` output tokens, its preemption count, the engine that served it (0 with one engine) and the
+prompt tokens it found in the prefix cache (0 without one). Times are integers of ticks of ``1 / D``
 microseconds (``D = ticks_per_us``; see :mod:`.costs`), so every measure is exact; they are shown
 in microseconds (or ms) only at the edge. Token times sit in one int64 array, request ``i``'s at
 ``offsets[i] .. offsets[i + 1] - 1``.
@@ -21,7 +22,8 @@ Measures (../shared/MODEL_SERVING.md, "Measures"), per request ``r`` with token 
   is given, a TTFT within it.
 
 :class:`BatchLog` keeps, per iteration, its start, end, prefill tokens, decode tokens and number of
-requests; :func:`batch_summary` gives the mean batch make-up.
+requests (and, with many engines, the engine that ran it); :func:`batch_summary` gives the mean
+batch make-up. :func:`engine_rows` gives the figures of each engine of a cluster.
 
 Examples
 --------
@@ -77,12 +79,20 @@ class Timeline:
     offsets: np.ndarray
     token_times: np.ndarray
     preemptions: np.ndarray
+    engine: np.ndarray | None = None
+    cached_tokens: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.workload.n
-        outputs = np.array([r.output_tokens for r in self.workload.requests], dtype=np.int64)
+        outputs = np.fromiter((r.output_tokens for r in self.workload.requests), dtype=np.int64, count=n)
         if len(self.offsets) != n + 1 or not np.array_equal(np.diff(self.offsets), outputs):
             raise InputError("a timeline needs one token time per output token of every request")
+        for name in ("engine", "cached_tokens"):
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, np.zeros(n, dtype=np.int64))
+            elif len(value) != n:
+                raise InputError(f"a timeline needs one {name} entry per request, got {len(value)} for {n}")
 
     def us(self, ticks: Exact) -> Exact:
         """``ticks`` in microseconds, exactly."""
@@ -138,10 +148,21 @@ class BatchLog:
     prefill_tokens: np.ndarray
     decode_tokens: np.ndarray
     requests: np.ndarray
+    engine: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine is None:
+            object.__setattr__(self, "engine", np.zeros(len(self.start), dtype=np.int64))
 
     @property
     def iterations(self) -> int:
         return len(self.start)
+
+    def of_engine(self, g: int) -> BatchLog:
+        """The iterations of engine ``g``."""
+        mask = self.engine == g
+        return BatchLog(self.start[mask], self.end[mask], self.prefill_tokens[mask], self.decode_tokens[mask],
+                        self.requests[mask], self.engine[mask])
 
 
 def batch_summary(log: BatchLog, ticks_per_us: int) -> dict[str, Any]:
@@ -184,7 +205,7 @@ def summarize(timeline: Timeline, ttft_slo_us: Exact | None = None) -> dict[str,
     Each row: ``requests``, ``ttft_p50/p90/p99/max``, ``tbt_p50/p99/max`` (None without TBTs),
     ``tbt_slo`` (the class's objective), ``tpot_mean/p50/p99``, ``delay_p50/p99``, ``e2e_p50/p99``,
     ``output_tokens``, ``throughput_tok_s``, ``goodput_req_s``, ``met`` (requests meeting every
-    objective) and ``preemptions``.
+    objective), ``preemptions`` and ``cached_tokens`` (prompt tokens found in a prefix cache).
     """
     workload = timeline.workload
     D = timeline.ticks_per_us
@@ -231,7 +252,47 @@ def summarize(timeline: Timeline, ttft_slo_us: Exact | None = None) -> dict[str,
         row["throughput_tok_s"] = None if seconds is None else normalize(tokens / seconds)
         row["goodput_req_s"] = None if seconds is None else normalize(good / seconds)
         row["preemptions"] = int(timeline.preemptions[mask].sum())
+        row["cached_tokens"] = int(timeline.cached_tokens[mask].sum())
         rows[name] = row
+    return rows
+
+
+def engine_rows(timeline: Timeline, engines: int, batches: BatchLog | None = None) -> list[dict[str, Any]]:
+    """The figures of each engine ``0 .. engines - 1`` (times in microseconds, exact).
+
+    Each row: ``engine``, ``requests`` routed to it, ``prompt_tokens``, ``cached_tokens`` (prompt
+    tokens found in its prefix cache) and ``reuse`` (their share of its prompt tokens), ``output_tokens``,
+    ``ttft_p50``, ``ttft_p99``, ``tbt_p99`` (None when it has no TBT), ``preemptions``; with
+    ``batches``: ``iterations`` and ``busy_us`` (the summed duration of its iterations).
+    """
+    D = timeline.ticks_per_us
+    prompts = np.fromiter((r.prompt_tokens for r in timeline.workload.requests), dtype=np.int64,
+                          count=timeline.workload.n)
+    lengths = np.diff(timeline.offsets)
+    ttft = timeline.ttft()
+    rows = []
+    for g in range(engines):
+        mask = timeline.engine == g
+        count = int(mask.sum())
+        prompt = int(prompts[mask].sum())
+        cached = int(timeline.cached_tokens[mask].sum())
+        row: dict[str, Any] = {"engine": g, "requests": count, "prompt_tokens": prompt, "cached_tokens": cached,
+                               "reuse": normalize(Fraction(cached, prompt)) if prompt else None,
+                               "output_tokens": int(lengths[mask].sum()),
+                               "preemptions": int(timeline.preemptions[mask].sum())}
+        if count:
+            t = np.sort(ttft[mask])
+            row["ttft_p50"] = _us(exact_percentile(t, 50, presorted=True), D)
+            row["ttft_p99"] = _us(exact_percentile(t, 99, presorted=True), D)
+            gaps = timeline.tbt(mask)
+            row["tbt_p99"] = _us(exact_percentile(gaps, 99), D) if len(gaps) else None
+        else:
+            row.update({"ttft_p50": None, "ttft_p99": None, "tbt_p99": None})
+        if batches is not None:
+            own = batches.engine == g
+            row["iterations"] = int(own.sum())
+            row["busy_us"] = _us(int((batches.end[own] - batches.start[own]).sum()), D)
+        rows.append(row)
     return rows
 
 

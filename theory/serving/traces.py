@@ -18,7 +18,11 @@ With ``rate`` a stream or Mooncake trace is rescaled like the Azure one. ``limit
 ``limit`` requests. Classes are drawn after reading, one uniform draw per request in file order.
 
 Randomness: one seed feeds numpy's ``SeedSequence(seed).spawn(3)``: child 0 the arrivals, child 1
-the classes, child 2 the engine's random choices (:func:`seeded_generators`).
+the classes, child 2 the engine's random choices (:func:`seeded_generators`). With many engines
+(:func:`engine_generator`), engine 0 keeps child 2 and engine ``g >= 1`` takes child 2's own child
+``g`` (spawn key ``(2, g)``), so one engine draws what the single engine draws; the router's draws
+come from a fourth child (spawn key ``(3,)``, :func:`router_generator`), which leaves the first three
+unchanged.
 
 Examples
 --------
@@ -62,6 +66,27 @@ def seeded_generators(seed: int) -> tuple[np.random.Generator, np.random.Generat
     if type(seed) is not int or seed < 0:
         raise InputError(f"seed must be an integer >= 0, got {brief(seed)}")
     return tuple(np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3))
+
+
+def engine_generator(seed: int, g: int) -> np.random.Generator:
+    """Engine ``g``'s generator of random choices: child 2 of the seed for engine 0 (what
+    :func:`seeded_generators` gives a single engine), spawn key ``(2, g)`` for engine ``g >= 1``.
+
+    >>> a = engine_generator(5, 0).integers(1000, size=3)
+    >>> bool((a == seeded_generators(5)[2].integers(1000, size=3)).all())
+    True
+    """
+    if type(g) is not int or g < 0:
+        raise InputError(f"an engine index must be an integer >= 0, got {brief(g)}")
+    seeded_generators(seed)  # checks the seed
+    key = (2,) if g == 0 else (2, g)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def router_generator(seed: int) -> np.random.Generator:
+    """The router's generator (the ``random`` router): spawn key ``(3,)`` of the seed."""
+    seeded_generators(seed)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3,)))
 
 
 def read_sharegpt(path: Path | str, limit: int | None = None) -> tuple[list[int], list[int], list[int]]:

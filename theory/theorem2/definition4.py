@@ -28,7 +28,7 @@ from fractions import Fraction
 
 from prefix_sched.errors import InputError
 from prefix_sched.theory.theorem2 import bounds
-from prefix_sched.theory.evaluator import check_order, evaluate
+from prefix_sched.theory.evaluator import check_permutation, evaluate
 from prefix_sched.theory.numbers import exact_int, exact_number
 from prefix_sched.theory.stream import Query, Stream
 
@@ -136,7 +136,7 @@ def batch_ttfts(stream: Stream, order: Sequence[int], start: object | None = Non
 
     ``start`` defaults to the last arrival. The order's query indices refer to ``stream``.
     """
-    order = check_order(order, stream.n)
+    order = check_permutation(order, stream.n)
     s = max(q.arrival for q in stream.queries) if start is None else start
     gated = gated_stream(stream, s)
     position = {qid: p for p, qid in enumerate(q.qid for q in gated.queries)}

@@ -1,41 +1,42 @@
-"""The policy registry: one parse point for every online policy, each a priority rule over the
-waiting queries given the cache state, the clock and the decision count.
+"""The policy table: one row per online policy, and everything derived from it.
+
+A policy is one module of this package (its key rule as a formula in the docstring, its indexed
+waiting queue ``indexed_queue(spec, run)`` and its naive reference ``naive_queue(spec, run)``) plus
+one row of :data:`POLICIES`. From the table come :class:`PolicyName` (the names the CLI accepts),
+:data:`POLICY_FORMS`, :data:`LPM_FAMILY`, :data:`RANDOM_TIES`, :data:`PARAMETERS`,
+:data:`POLICY_EXAMPLES` (every policy once, for studies, benchmarks and tests), the one parse point
+:func:`parse_policy`, :func:`make_policy_queue` and the rules on the options a command shares
+between its policy runs (:func:`policy_runs`, :func:`option_refusal`).
 
 A policy name may carry its parameter after a colon (``k-lpm:3``, ``lpm-aging:64``,
 ``sglang-lpm:128``); :func:`parse_policy` reads both that form and the older keyword form
 (``parse_policy("k-lpm", k=3)``) and names the text it cannot read. A spec names a rule only: the
-simulator (:mod:`~prefix_sched.solvers.online.simulate`) applies it under the cache model it is given,
-with the waiting queues of :mod:`~prefix_sched.solvers.online.waiting` (FCFS, LPM, k-LPM,
-``sglang-lpm``) and :mod:`~prefix_sched.solvers.online.priority` (the others).
+simulator (:mod:`~prefix_sched.solvers.online.simulate`) applies it under the cache model it is
+given.
 
 Notation, at decision number ``s`` (from 0) made at time ``t``, for a waiting query ``q`` of
 arrival rank ``r_q`` (0 = oldest; "oldest" is the smallest rank), arrival ``a_q``, prompt ``p_q``:
 ``m_q`` is its cached prefix under the current cache (``state.reuse(p_q)``), ``c_q =
 (|p_q| - m_q) + alpha (|p_q|^2 - m_q^2)`` its Definition 2 cost, ``s_q`` the decision at which it
 entered the queue (online: the first decision made at or after ``a_q``; fixed view: 0), ``o_q``
-its output length. Each policy serves ``argmax`` of its key, ties to the oldest unless noted:
+its output length. Each policy serves ``argmax`` of its key, ties to the oldest unless noted (each
+module states its rule in full):
 
-- ``fcfs``: ``-r_q``.
-- ``lpm``: ``m_q`` (ties: oldest, or with ``tie_break="random"`` a uniformly random tied query).
-- ``k-lpm:K`` (Algorithm 1): cycles of ``K + 1`` decisions, ``K`` LPM steps and one FCFS step
-  (``cycle_start`` says which comes first); ``K = 0`` is FCFS, ``K = inf`` is LPM.
-- ``sglang-lpm[:T]`` (SGLang's LPM as it runs): an FCFS step at every decision where more than
-  ``T`` (default 128) queries wait, an LPM step otherwise; its label says so.
-- ``lpm-aging:N``: ``m_q + N (s - s_q)``, the matched tokens plus ``N`` per earlier decision at
-  which the query already waited.
-- ``spf`` (shortest prefill first): ``-(|p_q| - m_q)``, the fewest uncached tokens.
-- ``shortest-prompt`` (SLAI's prefill reordering; cache-unaware): ``-|p_q|``.
-- ``lof`` (longest output first): ``o_q``; a stream without output lengths is refused.
-- ``hrrn`` (highest response ratio next): ``(t - a_q) / c_q``, compared exactly; a query with
-  ``c_q = 0`` (fully cached) ranks above every other.
-- ``dfs-weight`` (SGLang): each waiting query is attached to the deepest cache node on its path,
-  the node ending exactly at its match point (SGLang's match splits a node there); a node's
-  weight is the number of waiting queries attached in its subtree; the tree is walked in
-  post-order, children by decreasing weight (ties: the child whose subtree holds the oldest
-  waiting query), a node's own queries in arrival order; the first query of the walk is served.
-  Under ``last`` the tree is one node, the previous prompt, and the walk picks LPM's query.
-- ``random``: the ``j``-th oldest waiting query, ``j`` drawn uniformly from the run's seeded
-  generator (one draw per decision).
+================================  ============================================================
+policy                            key
+================================  ============================================================
+``fcfs``                          ``-r_q``
+``lpm``                           ``m_q`` (random ties allowed)
+``k-lpm:K`` (Algorithm 1)         ``K`` LPM steps, then one FCFS step (random ties allowed)
+``sglang-lpm[:T]``                FCFS when more than ``T`` (128) wait, else LPM
+``lpm-aging:N``                   ``m_q + N (s - s_q)`` (random ties allowed)
+``spf``                           ``-(|p_q| - m_q)`` (random ties allowed)
+``shortest-prompt``               ``-|p_q|``
+``lof``                           ``o_q``
+``hrrn``                          ``(t - a_q) / c_q``, exactly; ``c_q = 0`` first
+``dfs-weight``                    SGLang's post-order walk of the cache tree by weight
+``random``                        the ``j``-th oldest, ``j`` uniform from the seeded generator
+================================  ============================================================
 
 Examples
 --------
@@ -56,43 +57,125 @@ prefix_sched.errors.InputError: policy 'lpm-aging:x': N must be a non-negative i
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from types import ModuleType
 
 from prefix_sched.errors import InputError, UnknownPolicyError
+from prefix_sched.solvers.online.policies import (
+    dfs_weight, fcfs, hrrn, k_lpm, lof, lpm, lpm_aging, random, sglang_lpm, shortest_prompt, spf,
+)
+from prefix_sched.solvers.online.policies.k_lpm import INFINITY, fcfs_steps, parse_k
+from prefix_sched.solvers.online.queues import QUEUES, QueueInputs
+from prefix_sched.theory.cache import CacheState
+from prefix_sched.theory.prompt import Prompt
 
-INFINITY = math.inf
-SGLANG_THRESHOLD = 128
+SGLANG_THRESHOLD = sglang_lpm.THRESHOLD
 """SGLang's default: LPM turns into FCFS above this many waiting requests."""
-
-
-class PolicyName(str, Enum):
-    """Registered policies; the values are the names the CLI accepts (before any ``:PARAMETER``)."""
-
-    FCFS = "fcfs"
-    LPM = "lpm"
-    KLPM = "k-lpm"
-    SGLANG_LPM = "sglang-lpm"
-    LPM_AGING = "lpm-aging"
-    SPF = "spf"
-    SHORTEST_PROMPT = "shortest-prompt"
-    LOF = "lof"
-    HRRN = "hrrn"
-    DFS_WEIGHT = "dfs-weight"
-    RANDOM = "random"
-
-
-LPM_FAMILY = (PolicyName.FCFS, PolicyName.LPM, PolicyName.KLPM)
-"""Algorithm 1's policies: a spec of these has a numeric ``k``."""
-PARAMETERS = {PolicyName.KLPM: "K", PolicyName.LPM_AGING: "N", PolicyName.SGLANG_LPM: "T"}
-"""The policies that take a parameter, and its name (``sglang-lpm``'s is optional)."""
-RANDOM_TIES = (PolicyName.LPM, PolicyName.KLPM, PolicyName.SGLANG_LPM, PolicyName.LPM_AGING, PolicyName.SPF)
-"""The policies with ``tie_break="random"``; the others break ties to the oldest."""
 TIE_BREAKS = ("oldest", "random")
 CYCLE_STARTS = ("lpm", "fcfs")
-POLICY_FORMS = ("fcfs", "lpm", "k-lpm:K", "sglang-lpm[:T]", "lpm-aging:N", "spf", "shortest-prompt",
-                "lof", "hrrn", "dfs-weight", "random")
+
+
+@dataclass(frozen=True)
+class PolicyEntry:
+    """One policy: its entry (a row) in the table :data:`POLICIES`.
+
+    Attributes
+    ----------
+    name : str
+        The name the CLI accepts (before any ``:PARAMETER``).
+    member : str
+        Its :class:`PolicyName` member.
+    module : module
+        Its rule, with ``indexed_queue(spec, run)`` and ``naive_queue(spec, run)``.
+    algorithm_one : bool
+        One of Algorithm 1's policies (FCFS and LPM steps): a spec has a numeric ``k``, and takes
+        ``cycle_start`` and random ties.
+    k : float or None
+        Algorithm 1's fixed ``k`` (FCFS 0, LPM inf); ``None`` for k-LPM, whose ``k`` is its parameter.
+    parameter : str or None
+        The symbol of the parameter after the colon (``K``, ``N``, ``T``).
+    meaning : str
+        What the parameter is, for the error that asks for it.
+    default : int or None
+        The parameter's value when the name leaves it out (``None``: required).
+    example : str or None
+        The parameter the studies and benchmarks run it with (:data:`POLICY_EXAMPLES`).
+    random_ties : bool
+        Whether ``tie_break="random"`` applies to its key.
+    draws : bool
+        Whether the rule itself draws from the run's seeded generator.
+    outputs : bool
+        Whether the rule reads output lengths.
+    label : callable, optional
+        ``label(spec, ties)`` when the label shows more than the name (``ties``: ``",random-ties"``
+        or ``""``).
+    """
+
+    name: str
+    member: str
+    module: ModuleType
+    algorithm_one: bool = False
+    k: float | None = None
+    parameter: str | None = None
+    meaning: str = ""
+    default: int | None = None
+    example: str | None = None
+    random_ties: bool = False
+    draws: bool = False
+    outputs: bool = False
+    label: Callable[[PolicySpec, str], str] | None = None
+
+    @property
+    def form(self) -> str:
+        """How the name is written with its parameter: ``k-lpm:K``, ``sglang-lpm[:T]``, ``fcfs``."""
+        if self.parameter is None:
+            return self.name
+        return f"{self.name}[:{self.parameter}]" if self.default is not None else f"{self.name}:{self.parameter}"
+
+    @property
+    def example_policy(self) -> str:
+        """The policy as the studies and benchmarks run it (``k-lpm:3``, ``lpm-aging:64``, ``hrrn``)."""
+        return self.name if self.example is None else f"{self.name}:{self.example}"
+
+
+POLICIES = (
+    PolicyEntry("fcfs", "FCFS", fcfs, algorithm_one=True, k=0),
+    PolicyEntry("lpm", "LPM", lpm, algorithm_one=True, k=INFINITY, random_ties=True),
+    PolicyEntry("k-lpm", "KLPM", k_lpm, algorithm_one=True, parameter="K", meaning="LPM steps per cycle",
+              example="3", random_ties=True, label=k_lpm.label),
+    PolicyEntry("sglang-lpm", "SGLANG_LPM", sglang_lpm, parameter="T", meaning="FCFS above this many waiting",
+              default=sglang_lpm.THRESHOLD, random_ties=True, label=sglang_lpm.label),
+    PolicyEntry("lpm-aging", "LPM_AGING", lpm_aging, parameter="N", meaning="the tokens credited per decision waited",
+              example="64", random_ties=True, label=lpm_aging.label),
+    PolicyEntry("spf", "SPF", spf, random_ties=True),
+    PolicyEntry("shortest-prompt", "SHORTEST_PROMPT", shortest_prompt),
+    PolicyEntry("lof", "LOF", lof, outputs=True),
+    PolicyEntry("hrrn", "HRRN", hrrn),
+    PolicyEntry("dfs-weight", "DFS_WEIGHT", dfs_weight),
+    PolicyEntry("random", "RANDOM", random, draws=True),
+)
+"""The registry: every list of policies (CLI, studies, benchmarks, tests, docs) comes from this table."""
+
+PolicyName = Enum("PolicyName", [(row.member, row.name) for row in POLICIES], type=str, module=__name__,
+                  qualname="PolicyName")
+PolicyName.__doc__ = ("Registered policies, one per row of :data:`POLICIES`; the values are the names the CLI "
+                      "accepts (before any ``:PARAMETER``).")
+ROWS: dict[PolicyName, PolicyEntry] = {PolicyName(row.name): row for row in POLICIES}
+"""The row of each policy."""
+_BY_NAME = {row.name: row for row in POLICIES}
+
+POLICY_FORMS = tuple(row.form for row in POLICIES)
+"""Every policy as the CLI writes it: ``fcfs``, ``lpm``, ``k-lpm:K``, ``sglang-lpm[:T]``, ..."""
+LPM_FAMILY = tuple(name for name, row in ROWS.items() if row.algorithm_one)
+"""Algorithm 1's policies: a spec of these has a numeric ``k``."""
+RANDOM_TIES = tuple(name for name, row in ROWS.items() if row.random_ties)
+"""The policies with ``tie_break="random"``; the others break ties to the oldest."""
+PARAMETERS = {name: row.parameter for name, row in ROWS.items() if row.parameter is not None}
+"""The policies that take a parameter, and its name (``sglang-lpm``'s is optional)."""
+POLICY_EXAMPLES = tuple(row.example_policy for row in POLICIES)
+"""Every registered policy once, with the parameter the studies and benchmarks use."""
 
 
 @dataclass(frozen=True)
@@ -119,32 +202,42 @@ class PolicySpec:
     cycle_start: str = "lpm"
     param: int | None = None
 
+    @property
+    def row(self) -> PolicyEntry:
+        """Its row of :data:`POLICIES`."""
+        return ROWS[self.name]
+
     def is_fcfs_step(self, step: int) -> bool:
         """Whether decision number ``step`` (from 0) is an oldest-first step of Algorithm 1."""
-        if self.k == 0:
-            return True
-        if self.k is None or self.k == INFINITY:
-            return False
-        position = step % (int(self.k) + 1)
-        return position == 0 if self.cycle_start == "fcfs" else position == self.k
+        return fcfs_steps(self.k, self.cycle_start)(step)
 
     @property
     def randomized(self) -> bool:
         """Whether a run draws from the seeded generator (``random``, or random ties)."""
-        return self.name is PolicyName.RANDOM or self.tie_break == "random"
+        return self.row.draws or self.tie_break == "random"
+
+    @property
+    def breaks_ties(self) -> bool:
+        """Whether a tie rule can change a run: LPM steps (``k > 0``) or a key with random ties."""
+        return (self.k is not None and self.k > 0) or (self.row.random_ties and not self.row.algorithm_one)
+
+    @property
+    def has_cycles(self) -> bool:
+        """Whether the run alternates LPM and FCFS steps in cycles (k-LPM with ``0 < k < inf``)."""
+        return self.k is not None and 0 < self.k < INFINITY
+
+    @property
+    def needs_outputs(self) -> bool:
+        """Whether the rule reads the queries' output lengths (``lof``)."""
+        return self.row.outputs
 
     @property
     def label(self) -> str:
         """A short human-readable name, e.g. ``k-lpm(k=3)``."""
-        ties = ",random-ties" if self.tie_break == "random" and self.name not in LPM_FAMILY else ""
-        if self.name is PolicyName.KLPM:
-            k = "inf" if self.k == INFINITY else int(self.k)
-            extra = "" if self.cycle_start == "lpm" else ",fcfs-first"
-            return f"k-lpm(k={k}{extra})"
-        if self.name is PolicyName.LPM_AGING:
-            return f"lpm-aging(N={self.param}{ties})"
-        if self.name is PolicyName.SGLANG_LPM:
-            return f"sglang-lpm(fcfs above {self.param} waiting{ties})"
+        row = self.row
+        ties = ",random-ties" if self.tie_break == "random" and not row.algorithm_one else ""
+        if row.label is not None:
+            return row.label(self, ties)
         return self.name.value + (f"({ties[1:]})" if ties else "")
 
     def as_dict(self) -> dict[str, object]:
@@ -155,27 +248,6 @@ class PolicySpec:
         if self.param is not None:
             out["param"] = self.param
         return out
-
-
-def parse_k(value: object) -> float:
-    """Read k: a non-negative integer or ``"inf"``.
-
-    >>> parse_k("3"), parse_k("inf")
-    (3, inf)
-    """
-    k = value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("inf", "infinity"):
-            return INFINITY
-        k = int(text) if text.lstrip("-").isdigit() else None
-    elif value == INFINITY:
-        return INFINITY
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise InputError(f"k must be a non-negative integer or 'inf', got {value!r}")
-    if k < 0:
-        raise InputError(f"k must be >= 0, got {value!r}")
-    return k
 
 
 def _count(text: str, what: str, spelled: str) -> int:
@@ -207,18 +279,19 @@ def parse_policy(
         policy = PolicyName(base)
     except ValueError:
         raise UnknownPolicyError(f"unknown policy {name!r}; valid policies: {', '.join(POLICY_FORMS)}") from None
-    if colon and policy not in PARAMETERS:
+    row = ROWS[policy]
+    if colon and row.parameter is None:
         raise InputError(f"policy {name!r}: {base!r} takes no parameter")
     if tie_break not in TIE_BREAKS:
         raise InputError(f"unknown tie break {tie_break!r}; valid: {', '.join(TIE_BREAKS)}")
-    if tie_break == "random" and policy not in RANDOM_TIES and policy is not PolicyName.FCFS:
+    if tie_break == "random" and not (row.random_ties or row.algorithm_one):
         raise InputError(f"policy {base!r} breaks ties to the oldest only; tie break 'random' needs one of "
                          f"{', '.join(p.value for p in RANDOM_TIES)}")
     if cycle_start not in CYCLE_STARTS:
         raise InputError(f"unknown cycle start {cycle_start!r}; valid: {', '.join(CYCLE_STARTS)}")
-    if k is not None and policy not in LPM_FAMILY:
+    if k is not None and not row.algorithm_one:
         raise InputError(f"policy {base!r} takes no k (only k-lpm does); got k = {k!r}")
-    if policy is PolicyName.KLPM:
+    if row.algorithm_one and row.k is None:  # k-lpm: k from the name or the keyword
         if colon:
             try:
                 k_value = parse_k(text)
@@ -227,22 +300,104 @@ def parse_policy(
             if k is not None and parse_k(k) != k_value:
                 raise InputError(f"policy {name!r} has k = {text}; got k = {k!r} as well")
         elif k is None:
-            raise InputError("policy 'k-lpm' needs k (a non-negative integer or 'inf'), e.g. 'k-lpm:3'")
+            raise InputError(f"policy {base!r} needs k (a non-negative integer or 'inf'), e.g. '{base}:3'")
         else:
             k_value = parse_k(k)
         return PolicySpec(policy, k_value, tie_break, cycle_start)
-    if policy in LPM_FAMILY:
-        implied = 0 if policy is PolicyName.FCFS else INFINITY
-        if k is not None and parse_k(k) != implied:
-            raise InputError(f"policy {name!r} has k = {implied}; got k = {k!r} (use 'k-lpm' to set k)")
-        return PolicySpec(policy, implied, tie_break, cycle_start)
+    if row.algorithm_one:
+        if k is not None and parse_k(k) != row.k:
+            raise InputError(f"policy {name!r} has k = {row.k}; got k = {k!r} (use 'k-lpm' to set k)")
+        return PolicySpec(policy, row.k, tie_break, cycle_start)
     if cycle_start != CYCLE_STARTS[0]:
         raise InputError(f"policy {base!r} has no cycles; cycle start {cycle_start!r} applies to k-lpm only")
     param = None
-    if policy is PolicyName.LPM_AGING:
-        if not colon:
-            raise InputError("policy 'lpm-aging' needs N, the tokens credited per decision waited: 'lpm-aging:N'")
-        param = _count(text, "N", name)
-    elif policy is PolicyName.SGLANG_LPM:
-        param = _count(text, "T", name) if colon else SGLANG_THRESHOLD
+    if row.parameter is not None:
+        if colon:
+            param = _count(text, row.parameter, name)
+        elif row.default is None:
+            raise InputError(f"policy {base!r} needs {row.parameter}, {row.meaning}: {row.form!r}")
+        else:
+            param = row.default
     return PolicySpec(policy, None, tie_break, cycle_start, param)
+
+
+def make_policy_queue(spec: PolicySpec, kind: str, prompts: Sequence[Prompt], arrivals: Sequence[int],
+                      outputs: Sequence[int] | None, state: CacheState, scale: int, alpha: int):
+    """The waiting queue of ``spec`` (``kind``: ``"indexed"`` for its index, ``"naive"`` for its
+    reference rescan), from its row's module.
+
+    ``arrivals`` are scaled integer times, ``outputs`` the output lengths (``lof`` only),
+    ``scale`` and ``alpha`` the integer timebase of the cost ``scale (|p| - m) + alpha (|p|^2 - m^2)``.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``kind``, or a cache state without what the index needs.
+    """
+    if kind not in QUEUES:
+        raise InputError(f"unknown queue {kind!r}; valid: {', '.join(QUEUES)}")
+    run = QueueInputs(prompts, arrivals, outputs, state, scale, alpha)
+    module = spec.row.module
+    return module.indexed_queue(spec, run) if kind == "indexed" else module.naive_queue(spec, run)
+
+
+# --- the options a command shares between its policy runs -------------------------------------
+
+POLICY_OPTIONS = ("k", "tie_break", "cycle_start", "seed")
+"""The options shared by a command's policy runs, by their library names (``policy`` names the
+policies themselves)."""
+
+
+def takes_k_option(name: str) -> bool:
+    """Whether the policy ``name`` takes its ``k`` from the ``k`` option (a bare ``k-lpm``)."""
+    base, colon, _ = name.partition(":")
+    row = _BY_NAME.get(base)
+    return row is not None and not colon and row.algorithm_one and row.k is None
+
+
+def policy_runs(names: Sequence[str], ks: Sequence[object], tie_break: str | None = None,
+                cycle_start: str | None = None) -> list[PolicySpec]:
+    """The policy runs asked for by ``names`` and the shared options, in order.
+
+    A bare ``k-lpm`` gives one run per ``k`` of ``ks``; ``tie_break`` goes to the policies that
+    break ties in a key (Algorithm 1's and :data:`RANDOM_TIES`), ``cycle_start`` to Algorithm 1's;
+    the others run with the defaults. :func:`option_refusal` says whether an option is used at all.
+
+    >>> [spec.label for spec in policy_runs(["hrrn", "k-lpm"], ["1", "inf"], tie_break="random")]
+    ['hrrn', 'k-lpm(k=1)', 'k-lpm(k=inf)']
+    """
+    tie_break = tie_break or TIE_BREAKS[0]
+    cycle_start = cycle_start or CYCLE_STARTS[0]
+    specs = []
+    for name in names:
+        row = ROWS[PolicyName(name.partition(":")[0])]
+        ties = tie_break if row.algorithm_one or row.random_ties else TIE_BREAKS[0]
+        cycles = cycle_start if row.algorithm_one else CYCLE_STARTS[0]
+        for k in ks if takes_k_option(name) else [None]:
+            specs.append(parse_policy(name, k=k, tie_break=ties, cycle_start=cycles))
+    return specs
+
+
+def option_refusal(names: Sequence[str], specs: Sequence[PolicySpec], given: Collection[str],
+                   spell: Callable[[str], str] = str) -> str | None:
+    """The refusal of the first option of ``given`` (:data:`POLICY_OPTIONS`) that no run would use, or None.
+
+    ``names`` are the policies asked for, ``specs`` their runs (:func:`policy_runs`); ``spell(option)``
+    says how the caller writes an option (``"policy"`` included), e.g. ``--tie-break`` for a command.
+
+    >>> specs = policy_runs(["hrrn"], ["3"])
+    >>> option_refusal(["hrrn"], specs, {"seed", "cycle_start"})
+    'cycle_start: only applies to policy k-lpm with 0 < k < inf'
+    >>> option_refusal(["hrrn"], specs, {"k"}, spell=lambda option: "--" + option.replace("_", "-"))
+    '--k: only applies to --policy k-lpm (k-lpm:K carries its own k)'
+    """
+    if "k" in given and not any(takes_k_option(name) for name in names):
+        return f"{spell('k')}: only applies to {spell('policy')} k-lpm (k-lpm:K carries its own k)"
+    if "tie_break" in given and not any(spec.breaks_ties for spec in specs):
+        return f"{spell('tie_break')}: no policy run breaks ties in a key (FCFS, k = 0 and oldest-only policies)"
+    if "cycle_start" in given and not any(spec.has_cycles for spec in specs):
+        return f"{spell('cycle_start')}: only applies to {spell('policy')} k-lpm with 0 < k < inf"
+    if "seed" in given and not any(spec.randomized for spec in specs):
+        return (f"{spell('seed')}: only applies with {spell('tie_break')} random or {spell('policy')} random "
+                "(the random choices)")
+    return None

@@ -167,7 +167,7 @@ def test_time_out_is_unknown_never_infeasible():
     (lambda: decide(toy_stream(), 10, solver="gurobi"), "unknown solver 'gurobi'"),
     (lambda: decide(toy_stream(), -1), "TTFT bound T must be >= 0"),
     (lambda: decide(toy_stream(), 10, time_limit=0), "time limit must be > 0"),
-    (lambda: minimize_violations(toy_stream(), 10, solver="dp"), "use --solver cpsat"),
+    (lambda: minimize_violations(toy_stream(), 10, solver="dp"), "use solver cpsat"),
     (lambda: brute.best_max_ttft(poisson_prefix_tree(3, 3, 5, 5, 1, seed=0)), "stops at n = 8"),
 ])
 def test_bad_input_is_named(call, message):

@@ -12,11 +12,11 @@ import pytest
 
 from prefix_sched.solvers.serving import engine as engine_module
 from prefix_sched.solvers.serving.engine import DONE, PREFILL, serve
-from prefix_sched.solvers.serving.registry import SchedulerName
+from prefix_sched.solvers.serving.registry import SCHEDULER_FORMS
 from prefix_sched.theory.serving.costs import parse_cost
 from prefix_sched.theory.serving.requests import Workload, parse_classes
 
-SCHEDULERS = [s.value for s in SchedulerName]
+SCHEDULERS = list(SCHEDULER_FORMS)
 CLASSES = parse_classes("gold=0.2:2ms,free=0.8:20ms")
 COST = parse_cost("c0=500,cp=3,cd=2,ckv=1/8,catt=1/100")
 
@@ -88,7 +88,7 @@ def test_invariants(scheduler, pressure, seed):
     # batches respect the budget (Sarathi and SGLang-mixed: decodes may not be cut, but prefills never
     # take more than what the decodes leave)
     assert (log.prefill_tokens <= np.maximum(options["budget"] - log.decode_tokens, 0)).all()
-    if scheduler in ("vllm", "vllm-v0", "slai", "slai-sp", "slai-fcfs"):
+    if scheduler in ("vllm", "vllm-v0", "slai", "slai-sp", "slai-fcfs", "rad", "rad-fixed:1/4"):
         assert (log.prefill_tokens + log.decode_tokens <= options["budget"]).all()
     if scheduler in ("vllm-v0", "sglang"):
         assert ((log.prefill_tokens == 0) | (log.decode_tokens == 0)).all()
@@ -131,3 +131,54 @@ def test_done_requests_hold_nothing():
 
     serve(workload, "slai", audit=audit, **settings_for("slai", True))
     assert seen[-1] == 40
+
+
+def shared_workload(seed: int, n: int = 120) -> Workload:
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 5, n)
+    prompts = [((f"sys{int(g)}", 64), (f"t{int(g)}_{int(rng.integers(0, 3))}", 32), (f"q{i}", int(rng.integers(1, 120))))
+               for i, g in enumerate(groups)]
+    return Workload.from_lengths([sum(x for _, x in p) for p in prompts], rng.integers(1, 60, n).tolist(),
+                                 np.cumsum(rng.exponential(2000, n)).astype(np.int64).tolist(), prompts=prompts)
+
+
+def _tree_counts(cache):
+    total = locked = 0
+    stack = list(cache.root.children.values())
+    while stack:
+        node = stack.pop()
+        total += node.end - node.start
+        locked += (node.end - node.start) if node.lock else 0
+        stack.extend(node.children.values())
+    return total, locked
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("cache", ["lru", "unbounded"])
+@pytest.mark.parametrize("order", [None, "k-lpm:2"])
+def test_invariants_with_a_prefix_cache(scheduler, cache, order):
+    """After every batch: free memory is the pool less the running requests' own tokens and the cache's
+    (lru: all of it; unbounded: its locked part); the cache's counts equal a recount; a running
+    request's path is locked and holds at least its computed prompt tokens; a decoding request owns
+    exactly its generated tokens beyond its prompt; every request finishes."""
+    if scheduler in ("slai", "slai-sp", "slai-fcfs", "sarathi-spf") and order is not None:
+        return
+    workload = shared_workload(5)
+    options = dict(budget=128 if scheduler != "vllm-v0" else 400, cost=COST, max_seqs=24, kv_tokens=1500,
+                   prefix_cache=cache, order=order)
+
+    def audit(e):
+        c = e.cache
+        assert _tree_counts(c) == (c.tokens, c.locked_tokens)
+        counted = c.tokens if cache == "lru" else c.locked_tokens
+        assert e.free == e.total_blocks - int(e.blocks.sum()) - counted >= 0
+        running = np.flatnonzero((e.phase == PREFILL) | (e.phase == 2))
+        assert sorted(e.node) == running.tolist()
+        for r in running.tolist():
+            assert e.node[r].lock >= 1
+            assert c.reuse(e.segments[r]) >= min(int(e.done[r]), int(e.prompt[r]))
+        decoding = e.phase == 2
+        assert (e.blocks[decoding] == e.ctx[decoding] - 1 - e.prompt[decoding]).all()
+
+    run = serve(workload, scheduler, audit=audit, **options)
+    assert (run.timeline.cached_tokens > 0).sum() > workload.n // 2

@@ -15,17 +15,156 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefix_sched.solvers.serving.engine import serve
-from prefix_sched.solvers.serving.registry import SCHEDULERS, SchedulerName
+from prefix_sched.solvers.serving.registry import SCHEDULER_FORMS, SCHEDULERS, SchedulerName
 from prefix_sched.theory.serving.costs import IterationCost
 from prefix_sched.theory.serving.requests import Workload, parse_classes
 
 SLAI_DEFAULT_TBT = Fraction(200_000)
 
 
+class RNode:
+    def __init__(self, parent, tokens):
+        self.parent, self.tokens, self.children, self.time, self.lock = parent, tuple(tokens), {}, 0, 0
+
+
+class RefCache:
+    """The engine's prefix cache from its docstring (solvers/serving/prefix_cache.py): nodes hold
+    expanded tokens, counts are recounted, the oldest unlocked leaf is found by a scan."""
+
+    def __init__(self, evicts):
+        self.evicts = evicts
+        self.root = RNode(None, ())
+        self.root.lock = 1
+        self.clock = 0
+
+    def nodes(self):
+        out, stack = [], list(self.root.children.values())
+        while stack:
+            node = stack.pop()
+            out.append(node)
+            stack.extend(node.children.values())
+        return out
+
+    def tokens(self):
+        return sum(len(n.tokens) for n in self.nodes())
+
+    def locked(self):
+        return sum(len(n.tokens) for n in self.nodes() if n.lock)
+
+    def counted(self):
+        return self.tokens() if self.evicts else self.locked()
+
+    def evictable(self):
+        return self.tokens() - self.locked() if self.evicts else 0
+
+    def walk(self, tokens, limit):
+        """The nodes a match of ``tokens`` (at most ``limit``) enters, with the tokens matched in each."""
+        node, depth, out = self.root, 0, []
+        while depth < min(limit, len(tokens)):
+            child = node.children.get(tokens[depth])
+            if child is None:
+                break
+            k = 0
+            while k < len(child.tokens) and depth + k < min(limit, len(tokens)) and child.tokens[k] == tokens[depth + k]:
+                k += 1
+            out.append((child, k))
+            depth += k
+            if k < len(child.tokens):
+                break
+            node = child
+        return out
+
+    def reuse(self, tokens):
+        return sum(k for _, k in self.walk(tokens, len(tokens)))
+
+    def probe(self, tokens, limit):
+        entered = self.walk(tokens, limit)
+        return sum(k for _, k in entered), sum(k for n, k in entered if not n.lock)
+
+    def _stamp(self):
+        self.clock += 1
+        return self.clock
+
+    def split(self, node, k):
+        upper = RNode(node.parent, node.tokens[:k])
+        upper.time, upper.lock = node.time, node.lock
+        node.parent.children[upper.tokens[0]] = upper
+        node.tokens = node.tokens[k:]
+        node.parent = upper
+        upper.children[node.tokens[0]] = node
+        return upper
+
+    def match(self, tokens, limit):
+        stamp = self._stamp()
+        node, depth = self.root, 0
+        for child, k in self.walk(tokens, limit):
+            child.time = stamp
+            depth += k
+            node = self.split(child, k) if k < len(child.tokens) else child
+        return node, depth
+
+    def lock(self, node, delta=1):
+        while node is not None:
+            node.lock += delta
+            node = node.parent
+
+    def stamp_path(self, node):
+        stamp = self._stamp()
+        while node is not None:
+            node.time = stamp
+            node = node.parent
+
+    def insert(self, node, tokens, start, stop):
+        old, depth = node, start
+        while depth < stop:
+            child = node.children.get(tokens[depth])
+            if child is None:
+                break
+            k = 0
+            while k < len(child.tokens) and depth + k < stop and child.tokens[k] == tokens[depth + k]:
+                k += 1
+            depth += k
+            if k < len(child.tokens):
+                node = self.split(child, k)
+                break
+            node = child
+        if depth < stop:
+            leaf = RNode(node, tokens[depth:stop])
+            node.children[leaf.tokens[0]] = leaf
+            node = leaf
+        if node is not old:
+            self.lock(node)
+            self.lock(old, -1)
+        self.stamp_path(node)
+        return node
+
+    def release(self, node):
+        self.stamp_path(node)
+        self.lock(node, -1)
+
+    def evict(self, amount):
+        freed = 0
+        while freed < amount:
+            leaves = [n for n in self.nodes() if not n.children and not n.lock]
+            if not leaves:
+                break
+            oldest = min(n.time for n in leaves)
+            victims = [n for n in leaves if n.time == oldest]
+            assert len(victims) == 1, "two unlocked leaves with one stamp"
+            victim = victims[0]
+            del victim.parent.children[victim.tokens[0]]
+            freed += len(victim.tokens)
+        return freed
+
+
 class Req:
-    def __init__(self, rank, arrival, prompt, out, tbt, strict):
+    def __init__(self, rank, arrival, prompt, out, tbt, strict, tokens=None):
         self.rank, self.arrival, self.P, self.o = rank, Fraction(arrival), prompt, out
         self.tbt, self.strict = tbt, strict
+        self.tokens = tokens if tokens is not None else [(("#request", rank), j) for j in range(prompt)]
+        self.node = None
+        self.cached = 0
+        self.entered = 0
         self.gen = 0
         self.target = 0
         self.done = 0
@@ -40,49 +179,94 @@ class Req:
 class Reference:
     """The engine's mechanics; one subclass per scheduler writes its rule."""
 
-    def __init__(self, reqs, budget, cost, kv_tokens, block, max_seqs, order, rng):
+    def __init__(self, reqs, budget, cost, kv_tokens, block, max_seqs, order, rng, cache=None):
         self.reqs = reqs
         self.B, self.cost, self.block, self.S, self.order, self.rng = budget, cost, block, max_seqs, order, rng
         self.limited = kv_tokens is not None
         self.total_blocks = kv_tokens // block if self.limited else 0
-        self.free = self.total_blocks
+        self.cache = None if cache in (None, "none") else RefCache(cache == "lru")
         self.waiting: list[Req] = []
         self.running: list[Req] = []
         self.iterations = 0
+        self.decisions = 0  # admissions so far (Part 1's decision number)
 
     # --- memory and states ---
+    @property
+    def free(self):
+        """Free blocks (tokens with a cache), recounted: the pool less every request's and the cache's."""
+        used = sum(r.blocks for r in self.reqs) + (self.cache.counted() if self.cache else 0)
+        return self.total_blocks - used
+
+    def room(self):
+        """Free blocks plus what eviction could free."""
+        return self.free + (self.cache.evictable() if self.cache else 0)
+
     def blocks_for(self, tokens):
         return -(-tokens // self.block)
 
     def can_alloc(self, r):
-        return not self.limited or self.blocks_for(r.P + r.gen) <= self.free
+        if not self.limited:
+            return True
+        if self.cache is None:
+            return self.blocks_for(r.P + r.gen) <= self.free
+        target = r.P + r.gen
+        m, unlocked = self.cache.probe(r.tokens, target - 1)
+        return target - m <= self.room() - unlocked
+
+    def prefill_length(self, r):
+        target = r.P + r.gen
+        return target if self.cache is None else target - min(self.cache.reuse(r.tokens), target - 1)
 
     def admit(self, r, now):
         self.waiting.remove(r)
         r.target, r.done, r.state = r.P + r.gen, 0, "prefill"
+        if self.cache is not None:
+            r.node, r.done = self.cache.match(r.tokens, r.target - 1)
+            r.cached = r.done
+            self.cache.lock(r.node)
         if self.limited:
-            r.blocks = self.blocks_for(r.target)
-            self.free -= r.blocks
+            need = self.blocks_for(r.target - r.done)
+            if self.cache is not None and need > self.free:
+                self.cache.evict(need - self.free)
+            r.blocks = need
             assert self.free >= 0
         if r.first is None:
             r.first = now
         self.running.append(r)
-        return r.target
+        self.decisions += 1
+        return r.target - r.done
 
     def slot(self, r):
-        """A decode's slot: a new block when its sequence length |p| + g needs one."""
-        if not self.limited or self.blocks_for(r.P + r.gen) == r.blocks:
+        """A decode's slot: a new block when its sequence length |p| + g needs one (with a cache: a
+        token, taken from an evicted leaf when none is free)."""
+        if not self.limited:
+            return True
+        if self.cache is None and self.blocks_for(r.P + r.gen) == r.blocks:
             return True
         if self.free == 0:
-            return False
+            if self.cache is None or self.cache.evictable() == 0:
+                return False
+            self.cache.evict(1)
         r.blocks += 1
-        self.free -= 1
         return True
 
+    def on_chunk(self, r, start, stop):
+        """Prompt tokens [start, stop) of ``r`` computed: they enter the cache."""
+        if self.cache is not None and stop > start:
+            r.node = self.cache.insert(r.node, r.tokens, start, stop)
+            if self.limited:
+                r.blocks -= stop - start
+
+    def release(self, r):
+        if self.cache is not None:
+            self.cache.release(r.node)
+            r.node = None
+
     def preempt(self, r):
-        self.free += r.blocks
+        self.release(r)
         r.blocks, r.state, r.done = 0, "waiting", 0
         r.preempted += 1
+        r.entered = self.decisions
         self.running.remove(r)
         self.waiting.insert(0, r)
         self.on_preempt(r)
@@ -91,14 +275,17 @@ class Reference:
         pass
 
     def finish(self, r):
-        self.free += r.blocks
+        self.release(r)
         r.blocks, r.state = 0, "done"
         self.running.remove(r)
 
     # --- the order of new prefills ---
     def pick(self, now):
-        """The next candidate of the waiting list (a draw for ``random``)."""
+        """The next candidate of the waiting list (a draw for ``random``); under a cache, the
+        orders that read it rank by ``m`` (the cached prefix now), ties to the oldest arrival."""
         w = self.waiting
+        if self.cache is not None and self.order.partition(":")[0] in CACHE_KEYS:
+            return self.pick_cached(now)
         if self.order == "fcfs":
             return w[0]
         if self.order in ("shortest-prompt", "spf"):
@@ -113,6 +300,28 @@ class Reference:
             return w[int(self.rng.integers(len(w)))]
         raise AssertionError(self.order)
 
+    def pick_cached(self, now):
+        w = sorted(self.waiting, key=lambda r: r.rank)
+        name, _, param = self.order.partition(":")
+        m = {id(r): self.cache.reuse(r.tokens) for r in w}
+        lpm = max(w, key=lambda r: (m[id(r)], -r.rank))
+        s = self.decisions
+        if name == "lpm":
+            return lpm
+        if name == "k-lpm":
+            k = int(param)
+            return w[0] if s % (k + 1) == k else lpm
+        if name == "sglang-lpm":
+            return w[0] if len(w) > (int(param) if param else 128) else lpm
+        if name == "lpm-aging":
+            return max(w, key=lambda r: (m[id(r)] + int(param) * (s - r.entered), -r.rank))
+        if name == "spf":
+            return min(w, key=lambda r: (r.P - m[id(r)], r.rank))
+        if name == "hrrn":
+            return max(w, key=lambda r: (float("inf") if r.P == m[id(r)] else Fraction(now - r.arrival, 1) / (
+                r.P - m[id(r)]), -r.rank))
+        raise AssertionError(self.order)
+
     # --- the cost, written from the formula ---
     def duration(self, decodes, chunks):
         c = self.cost
@@ -125,6 +334,38 @@ class Reference:
                 + c.catt * sum(x * (r.done + Fraction(x, 2)) for r, x in chunks))
 
     # --- the loop ---
+    def iterate(self, now):
+        """Form and run the iteration starting at ``now``; return its end, or None when nothing is runnable."""
+        decodes, chunks = self.step(now)
+        if not decodes and not chunks:
+            return None
+        assert len(set(map(id, decodes))) == len(decodes)
+        assert self.B >= 0
+        tau = self.duration(decodes, chunks)
+        end = now + tau
+        for r in decodes:
+            assert r.state == "decode"
+            r.times.append(end)
+            r.gen += 1
+        completed = []
+        for r, x in chunks:
+            assert r.state == "prefill" and x > 0
+            self.on_chunk(r, r.done, min(r.done + x, r.P))
+            r.done += x
+            assert r.done <= r.target
+            if r.done == r.target:
+                r.times.append(end)
+                r.gen += 1
+                r.state = "decode"
+                completed.append(r)
+        for r in decodes + [r for r, _ in chunks]:
+            if r.state == "decode" and r.gen == r.o:
+                self.finish(r)
+        assert not self.limited or 0 <= self.free <= self.total_blocks
+        self.after(end, tau, decodes, chunks, completed)
+        self.iterations += 1
+        return end
+
     def run(self):
         pending = sorted(self.reqs, key=lambda r: r.rank)
         now = pending[0].arrival
@@ -132,36 +373,13 @@ class Reference:
             while pending and pending[0].arrival <= now:
                 r = pending.pop(0)
                 r.state = "waiting"
+                r.entered = self.decisions
                 self.waiting.append(r)
-            decodes, chunks = self.step(now)
-            if not decodes and not chunks:
+            end = self.iterate(now)
+            if end is None:
                 assert pending, "nothing runnable and no arrival left"
                 now = pending[0].arrival
                 continue
-            assert len(set(map(id, decodes))) == len(decodes)
-            assert self.B >= 0
-            tau = self.duration(decodes, chunks)
-            end = now + tau
-            for r in decodes:
-                assert r.state == "decode"
-                r.times.append(end)
-                r.gen += 1
-            completed = []
-            for r, x in chunks:
-                assert r.state == "prefill" and x > 0
-                r.done += x
-                assert r.done <= r.target
-                if r.done == r.target:
-                    r.times.append(end)
-                    r.gen += 1
-                    r.state = "decode"
-                    completed.append(r)
-            for r in decodes + [r for r, _ in chunks]:
-                if r.state == "decode" and r.gen == r.o:
-                    self.finish(r)
-            assert not self.limited or 0 <= self.free <= self.total_blocks
-            self.after(end, tau, decodes, chunks, completed)
-            self.iterations += 1
             now = end
 
     def after(self, end, tau, decodes, chunks, completed):
@@ -249,10 +467,10 @@ class RefVllmV0(Reference):
             used, chunks = 0, []
             while self.waiting:
                 r = self.pick(now)
-                length = r.P + r.gen
+                length = self.prefill_length(r)
                 if used + length > self.B or len(self.running) >= self.S or not self.can_alloc(r):
                     break
-                self.admit(r, now)
+                length = self.admit(r, now)
                 chunks.append((r, length))
                 used += length
             if chunks:
@@ -283,7 +501,7 @@ class RefSGLang(Reference):
         decs = self.by_arrival([r for r in self.running if r.state == "decode"])
         while decs:
             need = sum(1 for r in decs if self.limited and self.blocks_for(r.P + r.gen) > r.blocks)
-            if need <= self.free or not self.limited:
+            if need <= self.room() or not self.limited:
                 for r in decs:
                     assert self.slot(r)
                 return decs
@@ -394,13 +612,90 @@ class RefSlai(Reference):
             if r.state == "prefill":
                 self.paused.append(r)
         if self.fixed is None:
-            used = self.total_blocks - self.free
+            used = self.total_blocks - self.room()
             self.offset = 10 if self.limited and used >= Fraction(96, 100) * self.total_blocks else 5
         mean = self.total / self.count
         for r in decodes + completed:
             if r.state == "decode":
                 r.lst = end + (SLAI_DEFAULT_TBT if r.tbt is None else r.tbt) - self.offset * mean
                 self.decq.append(r)
+
+
+class RefRad(Reference):
+    """RAD (reconstruction) from its docstring: n* from the cost formula, the backlog split, service order."""
+
+    def __init__(self, *args, share=None):
+        super().__init__(*args)
+        self.share = share
+        c = self.cost
+
+        def tau(n):
+            pad = c.tile * -(-n // c.tile) - n if c.tile is not None else 0
+            return c.c0 + c.cp * (n + pad)
+
+        self.nstar = max(range(1, self.B + 1), key=lambda n: (Fraction(n) / tau(n) if tau(n) else float("inf"), n))
+        self.order_dec: list[Req] = []
+        self.taken: list[Req] = []
+
+    def on_preempt(self, r):
+        if r in self.order_dec:
+            self.order_dec.remove(r)
+
+    def step(self, now):
+        decs = list(self.order_dec)
+        if self.share is None:
+            bd = sum(r.o - r.gen for r in decs)
+            bp = sum(r.target - r.done for r in self.running if r.state == "prefill") + sum(
+                r.P + r.gen for r in self.waiting)
+            d0 = min(len(decs), -(-self.nstar * bd // (bd + bp))) if bd else 0
+        else:
+            d0 = min(len(decs), int(self.share * self.nstar))
+        taken = []
+        for r in decs[:d0]:
+            if r.state != "decode":
+                continue
+            while not self.slot(r):
+                victims = [v for v in self.running if v not in taken and v is not r]
+                if victims:
+                    self.preempt(max(victims, key=lambda v: v.rank))
+                else:
+                    self.preempt(r)
+                    break
+            else:
+                taken.append(r)
+        used = len(taken)
+        limit = self.nstar if self.share is None else self.nstar - int(self.share * self.nstar) + used
+        chunks = []
+        for r in self.by_arrival([r for r in self.running if r.state == "prefill"]):
+            if used >= limit:
+                break
+            x = min(r.target - r.done, limit - used)
+            chunks.append((r, x))
+            used += x
+        while self.waiting and used < limit:
+            r = self.pick(now)
+            if len(self.running) >= self.S or not self.can_alloc(r):
+                break
+            x = min(self.admit(r, now), limit - used)
+            chunks.append((r, x))
+            used += x
+        if self.share is None:
+            for r in self.order_dec:
+                if used >= self.nstar:
+                    break
+                if r in taken:
+                    continue
+                if not self.slot(r):
+                    break
+                taken.append(r)
+                used += 1
+        self.taken = taken
+        return taken, chunks
+
+    def after(self, end, tau, decodes, chunks, completed):
+        self.order_dec = ([r for r in self.order_dec if r not in self.taken]
+                          + [r for r in self.taken if r.state == "decode"]
+                          + [r for r in completed if r.state == "decode"])
 
 
 REFERENCES = {
@@ -413,25 +708,50 @@ REFERENCES = {
     SchedulerName.SLAI: (RefSlai, "strict-shortest"),
     SchedulerName.SLAI_SP: (RefSlai, "shortest-prompt"),
     SchedulerName.SLAI_FCFS: (RefSlai, "fcfs"),
+    SchedulerName.RAD: (RefRad, None),
+    SchedulerName.RAD_FIXED: (RefRad, None),
 }
 
 
-def reference_serve(workload: Workload, scheduler: str, *, order=None, budget, cost, kv_tokens=None, block_size=16,
-                    max_seqs=128, seed=0):
-    """Token times (us, Fractions), first-scheduled times, preemptions and iterations, per request."""
-    base, _, param = scheduler.partition(":")
-    cls, fixed = REFERENCES[SchedulerName(base)]
+def make_requests(workload: Workload):
+    """One reference request per workload request (workload order), its prompt as expanded tokens."""
     strict_tbt = min((c.tbt_us for c in workload.classes), default=None)
     ranks = {i: k for k, i in enumerate(workload.arrival_order)}
-    reqs = [Req(ranks[i], r.arrival_us, r.prompt_tokens, r.output_tokens,
+    return [Req(ranks[i], r.arrival_us, r.prompt_tokens, r.output_tokens,
                 None if r.tbt_slo_us is None else Fraction(r.tbt_slo_us),
-                r.tbt_slo_us is not None and r.tbt_slo_us == strict_tbt)
+                r.tbt_slo_us is not None and r.tbt_slo_us == strict_tbt,
+                None if r.prompt is None else [(sid, j) for sid, length in r.prompt for j in range(length)])
             for i, r in enumerate(workload.requests)]
+
+
+CACHE_KEYS = {"lpm", "k-lpm", "sglang-lpm", "lpm-aging", "spf", "hrrn"}
+"""The orders that read the cache (dfs-weight is checked against Part 1's simulator instead)."""
+
+
+def make_engine(reqs, scheduler: str, rng, *, order=None, budget, cost, kv_tokens=None, block_size=None, max_seqs=128,
+                prefix_cache="none"):
+    """A reference engine of ``scheduler`` over ``reqs`` (the requests it will serve)."""
+    base, _, param = scheduler.partition(":")
+    cls, fixed = REFERENCES[SchedulerName(base)]
+    if block_size is None:
+        block_size = 1 if prefix_cache != "none" else 16
+    args = (reqs, budget, cost, kv_tokens, block_size, max_seqs, fixed or order or "fcfs", rng, prefix_cache)
+    if cls is RefRad:
+        return cls(*args, share=Fraction(param) if param else None)
+    return cls(*args, offset=Fraction(param)) if param else cls(*args)
+
+
+def reference_serve(workload: Workload, scheduler: str, *, order=None, budget, cost, kv_tokens=None, block_size=None,
+                    max_seqs=128, seed=0, prefix_cache="none", cached=False):
+    """Token times (us, Fractions), first-scheduled times, preemptions and iterations, per request
+    (and with ``cached``, each request's cached tokens at its last admission)."""
+    reqs = make_requests(workload)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
-    args = (reqs, budget, cost, kv_tokens, block_size, max_seqs, fixed or order or "fcfs", rng)
-    engine = cls(*args, offset=Fraction(param)) if param else cls(*args)
+    engine = make_engine(reqs, scheduler, rng, order=order, budget=budget, cost=cost, kv_tokens=kv_tokens,
+                         block_size=block_size, max_seqs=max_seqs, prefix_cache=prefix_cache)
     engine.run()
-    return ([r.times for r in reqs], [r.first for r in reqs], [r.preempted for r in reqs], engine.iterations)
+    out = ([r.times for r in reqs], [r.first for r in reqs], [r.preempted for r in reqs], engine.iterations)
+    return out + ([r.cached for r in reqs],) if cached else out
 
 
 # --- hypothesis workloads -----------------------------------------------------------------------
@@ -467,7 +787,7 @@ def costs(draw):
 @st.composite
 def settings_for(draw, workload, scheduler, pressure):
     longest = max(r.prompt_tokens + r.output_tokens - 1 for r in workload.requests)
-    low = longest if scheduler == "vllm-v0" else 1
+    low = longest if scheduler == "vllm-v0" else 8 if scheduler.startswith("rad-fixed") else 1
     budget = draw(st.integers(low, max(low, 16)))
     block = draw(st.integers(1, 4))
     kv = None
@@ -478,7 +798,7 @@ def settings_for(draw, workload, scheduler, pressure):
                 max_seqs=draw(st.integers(1, 5)), seed=draw(st.integers(0, 3)))
 
 
-SCHEDULER_NAMES = [s.value for s in SCHEDULERS] + ["slai-fcfs:3", "slai:0"]
+SCHEDULER_NAMES = list(SCHEDULER_FORMS) + ["slai-fcfs:3", "slai:0", "rad-fixed:3/5"]
 ORDERS = [None, "spf", "shortest-prompt", "lof", "hrrn", "random"]
 
 
@@ -503,7 +823,8 @@ def test_fast_engine_equals_reference(scheduler, pressure, data):
     check_equal(workload, scheduler, None, options)
 
 
-@pytest.mark.parametrize("scheduler", [s.value for s, row in SCHEDULERS.items() if row.fixed_order is None])
+@pytest.mark.parametrize("scheduler", [form for form, row in zip(SCHEDULER_FORMS, SCHEDULERS.values())
+                                       if row.fixed_order is None])
 @pytest.mark.parametrize("order", ORDERS[1:])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
@@ -513,7 +834,7 @@ def test_fast_engine_equals_reference_for_every_order(scheduler, order, data):
     check_equal(workload, scheduler, order, options)
 
 
-@pytest.mark.parametrize("scheduler", ["sarathi", "slai", "vllm", "sglang"])
+@pytest.mark.parametrize("scheduler", ["sarathi", "slai", "vllm", "sglang", "rad"])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_long_decode_stretches_equal_reference(scheduler, data):
@@ -521,3 +842,65 @@ def test_long_decode_stretches_equal_reference(scheduler, data):
     workload = data.draw(workloads(max_n=4, max_prompt=6, max_output=120))
     options = data.draw(settings_for(workload, scheduler, data.draw(st.booleans())))
     check_equal(workload, scheduler, None, options)
+
+
+# --- the prefix cache ---------------------------------------------------------------------------
+
+@st.composite
+def shared_workloads(draw, max_n=10, max_output=20):
+    """Prompts of 1-3 segments from a small pool (each id one length): they share prefixes."""
+    pool = draw(st.lists(st.integers(1, 6), min_size=2, max_size=5))
+    n = draw(st.integers(1, max_n))
+    prompts = [tuple((f"s{j}", pool[j]) for j in draw(st.lists(st.integers(0, len(pool) - 1), min_size=1,
+                                                                    max_size=3)))
+               for _ in range(n)]
+    outputs = draw(st.lists(st.integers(1, max_output), min_size=n, max_size=n))
+    arrivals = draw(st.lists(st.integers(0, 60), min_size=n, max_size=n))
+    return Workload.from_lengths([sum(x for _, x in p) for p in prompts], outputs, arrivals, prompts=prompts)
+
+
+CACHE_ORDERS = [None, "lpm", "k-lpm:1", "k-lpm:2", "sglang-lpm:2", "lpm-aging:3", "spf", "hrrn", "shortest-prompt"]
+
+
+def check_cached(workload, scheduler, order, options):
+    run = serve(workload, scheduler, order=order, **options)
+    times, first, preempted, iterations, cached = reference_serve(workload, scheduler, order=order, cached=True,
+                                                                  **options)
+    assert run.timeline.cached_tokens.tolist() == cached
+    assert [run.token_times_us(i) for i in range(workload.n)] == times
+    assert [run.timeline.us(int(x)) for x in run.timeline.first_scheduled] == first
+    assert run.timeline.preemptions.tolist() == preempted
+    assert run.iterations == iterations
+    return run
+
+
+@st.composite
+def cache_settings(draw, workload, scheduler, cache):
+    longest = max(r.prompt_tokens + r.output_tokens - 1 for r in workload.requests)
+    low = longest if scheduler == "vllm-v0" else 8 if scheduler.startswith("rad-fixed") else 1
+    kv = None
+    if cache == "lru" or draw(st.booleans()):
+        kv = draw(st.integers(longest, longest + 40))
+    return dict(budget=draw(st.integers(low, max(low, 16))), cost=draw(costs()), kv_tokens=kv,
+                max_seqs=draw(st.integers(1, 5)), seed=draw(st.integers(0, 3)), prefix_cache=cache)
+
+
+@pytest.mark.parametrize("cache", ["lru", "unbounded"])
+@pytest.mark.parametrize("scheduler", SCHEDULER_NAMES)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fast_engine_with_a_prefix_cache_equals_reference(cache, scheduler, data):
+    workload = data.draw(shared_workloads())
+    options = data.draw(cache_settings(workload, scheduler, cache))
+    check_cached(workload, scheduler, None, options)
+
+
+@pytest.mark.parametrize("cache", ["lru", "unbounded"])
+@pytest.mark.parametrize("order", CACHE_ORDERS[1:])
+@pytest.mark.parametrize("scheduler", ["sarathi", "vllm", "sglang", "vllm-v0", "rad"])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_order_under_a_prefix_cache_equals_reference(cache, order, scheduler, data):
+    workload = data.draw(shared_workloads())
+    options = data.draw(cache_settings(workload, scheduler, cache))
+    check_cached(workload, scheduler, order, options)

@@ -13,7 +13,7 @@ import pytest
 
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.serving.engine import serve
-from prefix_sched.solvers.serving.registry import SCHEDULERS, SchedulerName, parse_scheduler
+from prefix_sched.solvers.serving.registry import SCHEDULER_FORMS, SCHEDULERS, SchedulerName, parse_scheduler
 from prefix_sched.theory.serving.costs import parse_cost
 from prefix_sched.theory.serving.requests import Workload, parse_classes
 
@@ -185,10 +185,11 @@ def test_a_request_that_cannot_fit_alone_is_refused():
 
 def test_every_row_runs():
     w = Workload.from_lengths([5, 3, 7], [4, 2, 3], [0, 1, 2])
-    for name in SchedulerName:
-        run = serve(w, name.value, budget=8, cost=COST)
+    for form in SCHEDULER_FORMS:
+        run = serve(w, form, budget=8, cost=COST)
         assert run.timeline.token_times.shape == (9,)
-        assert SCHEDULERS[name].rule
+    assert all(row.rule for row in SCHEDULERS.values())
+    assert len(SCHEDULER_FORMS) == len(SchedulerName)
 
 
 @pytest.mark.parametrize("name, order, message", [

@@ -1,5 +1,6 @@
-"""Cache models: the radix LRU cache against a token-level reference written here, the parse point,
-the capacity edges, and the inclusions between the models for a fixed order.
+"""The radix tree of ``lru:TOKENS`` and ``unbounded`` against a token-level reference, the capacity
+edges, locking, splits and snapshots (the parse point: test_parse.py; the models' inclusions:
+test_lru.py).
 
 The reference (:class:`TokenTrie`) is an uncompressed trie with one trie node per *unit* (a token,
 or for the Mooncake excerpt a whole 512-token block with its weight) and explicit per-unit
@@ -21,15 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paths import HEAD300
-from prefix_sched.errors import InputError
-from prefix_sched.theory.cache import LastPromptCache, RadixCache, parse_cache
+from prefix_sched.theory.cache import RadixCache
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.prompt import expand_tokens
-from prefix_sched.theory.stream import Stream
 from prefix_sched.theory.formats import read_mooncake
 
 from references import TokenTrie
-from strategies import streams
 
 TRACE = HEAD300
 
@@ -137,61 +135,6 @@ def test_a_match_ending_inside_a_segment_splits_it():
     assert state.reuse((("a", 4),)) == 4 and state.reuse((("a", 3), ("c", 1))) == 4
 
 
-def test_a_prompt_longer_than_the_capacity_is_refused():
-    with pytest.raises(InputError, match="a prompt of 5 tokens does not fit the cache capacity of 4 tokens"):
-        RadixCache(4).new_state().serve((("a", 5),))
-    stream = Stream.from_records([("q0", (("u", 3),), 0), ("q1", (("u", 3), ("d", 2)), 1)])
-    message = "query 'q1' has 5 tokens, more than the cache capacity of 4 tokens \\(lru:4\\)"
-    with pytest.raises(InputError, match=message):
-        evaluate(stream, [0, 1], cache="lru:4")
-    assert evaluate(stream, [0, 1], cache="lru:5").reused == (0, 3)
-
-
-@pytest.mark.parametrize("text", ["last", "unbounded", "lru:1", "lru:100000"])
-def test_specs_round_trip(text):
-    assert parse_cache(text).spec == text and parse_cache(parse_cache(text)) == parse_cache(text)
-
-
-@pytest.mark.parametrize("text, message", [
-    ("lru", "needs a capacity"), ("lru:0", "'lru:0': the capacity must be a positive integer"),
-    ("lru:-5", "'lru:-5'"), ("lru:abc", "'lru:abc'"), ("lru:05", "'lru:05'"), ("lru:1.5", "'lru:1.5'"),
-    ("lru: 5", "'lru: 5'"), ("lru:", "'lru:'"), ("lru:٣", "'lru:٣'"), ("LRU:5", "unknown cache model 'LRU:5'"),
-    ("Last", "unknown cache model"), (" last", "unknown cache model"), ("fifo:5", "unknown cache model"),
-    (5, "must be a spec string"),
-])
-def test_bad_specs_are_named(text, message):
-    with pytest.raises(InputError, match=message):
-        parse_cache(text)
-
-
-@settings(max_examples=200, deadline=None)
-@given(stream=streams(max_n=10), extra=st.integers(0, 8), data=st.data())
-def test_for_a_fixed_order_last_le_lru_le_unbounded_position_by_position(stream, extra, data):
-    """For one order, per position: ``last <= lru:C <= unbounded`` for every ``C >= max |p|``.
-
-    Proof: after serving ``p_{i-1}`` the LRU tree holds all of ``p_{i-1}`` (it was just inserted,
-    and nothing is evicted between queries), so its reuse of ``p_i`` is at least ``ov(p_i,
-    p_{i-1})``; and every token prefix an LRU tree holds is a prefix of a prompt served before,
-    which the unbounded tree holds. (Not true of a policy's decisions, which differ by model.)"""
-    order = data.draw(st.permutations(range(stream.n)))
-    prompts = [stream.queries[i].prompt for i in order]
-    last = LastPromptCache().reuse_along(prompts)
-    lru = RadixCache(max(stream.lengths) + extra).reuse_along(prompts)
-    unbounded = RadixCache(None).reuse_along(prompts)
-    assert all(a <= b <= c for a, b, c in zip(last, lru, unbounded))
-
-
-@settings(max_examples=100, deadline=None)
-@given(stream=streams(max_n=10), data=st.data())
-def test_the_last_state_object_is_the_fast_path(stream, data):
-    """``last`` served through its state object (the generic path) gives the evaluator's fast path."""
-    order = data.draw(st.permutations(range(stream.n)))
-    prompts = [stream.queries[i].prompt for i in order]
-    state = LastPromptCache().new_state()
-    served = [state.serve(p) for p in prompts]
-    assert served == LastPromptCache().reuse_along(prompts) == list(evaluate(stream, order).reused)
-
-
 def test_copy_is_an_independent_snapshot():
     state = RadixCache(12).new_state()
     for prompt in [(("a", 4), ("b", 2)), (("a", 4), ("c", 2)), (("d", 3),)]:
@@ -223,21 +166,3 @@ def test_mooncake_excerpt_against_the_block_level_reference(factor):
             state.serve(stream.queries[i].prompt)
         blocks = {(tuple(sid for sid, _ in path), start, time) for path, start, time in state.nodes()}
         assert blocks == reference.described()
-
-
-def test_lru_reuse_is_not_monotone_in_the_capacity():
-    """A finding, worked by hand: one more token of capacity can lower the reuse of a fixed order.
-
-    Prompts A = s0 s0 s1 s2 (1+1+2+3 = 7 tokens), B = s3 s5 (1+4), C = s1 s0 s0 s0 (2+1+1+1),
-    D = s3 s0, E = s1. With capacity 9: A; B evicts A; C evicts B; D fits; E reuses s1 from C:
-    total 2. With capacity 10: A; B evicts A; C fits (10 tokens); D matches s3 inside B, which is
-    split (s5 keeps D's match time, the newest), so the oldest leaf is C: C is evicted, and E
-    reuses nothing; D reused 1: total 1. (SGLang's rule that the lower piece of a split takes the
-    new time is what makes the larger cache evict C.)"""
-    prompts = [(("s0", 1), ("s0", 1), ("s1", 2), ("s2", 3)), (("s3", 1), ("s5", 4)),
-               (("s1", 2), ("s0", 1), ("s0", 1), ("s0", 1)), (("s3", 1), ("s0", 1)), (("s1", 2),)]
-    assert RadixCache(9).reuse_along(prompts) == [0, 0, 0, 0, 2]
-    assert RadixCache(10).reuse_along(prompts) == [0, 0, 0, 1, 0]
-    for capacity in (9, 10):
-        reference = TokenTrie(capacity)
-        assert [reference.serve(_tokens(p)) for p in prompts] == RadixCache(capacity).reuse_along(prompts)

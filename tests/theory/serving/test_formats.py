@@ -72,3 +72,22 @@ def test_other_files_are_refused(tmp_path):
     (tmp_path / "x.jsonl").write_text('{"format": "prefix-sched.stream", "version": 1}\n')
     with pytest.raises(FormatError, match="not a prefix-sched.serving"):
         read_serving(tmp_path / "x.jsonl")
+
+
+def test_version_1_files_are_still_read_and_version_2_carries_engine_and_cache(tmp_path):
+    (tmp_path / "v1.jsonl").write_text('{"format": "prefix-sched.serving", "version": 1, "settings": {}}\n'
+                                       '{"id": 1, "token_times_us": [3]}\n')
+    header, records = read_serving(tmp_path / "v1.jsonl")
+    assert header["version"] == 1 and records == [{"id": 1, "token_times_us": [3]}]
+    w = Workload.from_lengths([4, 2, 6], [2, 1, 3], [0, 0, 1])
+    run = serve(w, "sarathi", budget=4, cost=parse_cost("c0=10,cp=1,cd=1"), engines=2, router="round-robin",
+                record_batches=True)
+    write_serving(tmp_path / "o.jsonl", run.timeline, run.settings)
+    header, records = read_serving(tmp_path / "o.jsonl")
+    assert header["version"] == 2
+    assert [r["engine"] for r in records] == [0, 1, 0] and [r["cached_tokens"] for r in records] == [0, 0, 0]
+    write_batches(tmp_path / "b.jsonl", run.batches, run.timeline.ticks_per_us, run.settings)
+    _, rows = read_serving(tmp_path / "b.jsonl")
+    assert sorted({r["engine"] for r in rows}) == [0, 1]
+    starts = [(exact_number(r["start_us"], "s"), r["engine"]) for r in rows]
+    assert starts == sorted(starts)

@@ -77,3 +77,20 @@ def test_batch_summary():
     s = batch_summary(log, 2)
     assert s["iterations"] == 2 and s["mean_prefill_tokens"] == 2 and s["mean_decode_tokens"] == 1
     assert s["mean_batch_us"] == Fraction(15, 2) and s["busy_us"] == 15
+
+
+def test_engine_rows_split_the_whole():
+    """Per-engine figures of a cluster run recomputed from the timeline by hand."""
+    from prefix_sched.solvers.serving.engine import serve
+    from prefix_sched.theory.serving.measures import engine_rows
+    w = Workload.from_lengths([4, 2, 6, 3], [2, 1, 3, 2], [0, 0, 1, 2])
+    run = serve(w, "sarathi", budget=4, cost="c0=10,cp=1,cd=1", engines=2, router="round-robin", record_batches=True)
+    rows = engine_rows(run.timeline, 2, run.batches)
+    assert [r["requests"] for r in rows] == [2, 2]
+    assert [r["prompt_tokens"] for r in rows] == [10, 5]
+    assert [r["output_tokens"] for r in rows] == [5, 3]
+    assert sum(r["iterations"] for r in rows) == run.iterations
+    t = run.timeline
+    for g, row in enumerate(rows):
+        ttft = sorted(run.token_times_us(i)[0] - w.requests[i].arrival_us for i in range(4) if t.engine[i] == g)
+        assert row["ttft_p50"] == (ttft[0] + ttft[1]) / 2

@@ -1,4 +1,5 @@
-"""Online policies: the indexed LPM against the naive rescan, and the rules each policy promises."""
+"""Algorithm 1's policies (FCFS, LPM, k-LPM): the indexed LPM against the naive rescan under every
+cache model, and the rules each policy promises, rechecked decision by decision."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefix_sched.errors import InputError, UnknownPolicyError
-from prefix_sched.solvers.online.policies import INFINITY, parse_policy
+from prefix_sched.errors import InputError
+from prefix_sched.solvers.online.policies import POLICIES as TABLE
+from prefix_sched.solvers.online.policies import parse_policy
 from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.theory.cache import parse_cache
 from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
@@ -16,7 +18,11 @@ from prefix_sched.theory.prompt import expand_tokens, overlap
 from strategies import streams, toy_stream
 from references import TokenTrie
 
-POLICIES = st.sampled_from([("fcfs", None), ("lpm", None), ("k-lpm", 1), ("k-lpm", 2), ("k-lpm", 3)])
+ALGORITHM_ONE = [entry for entry in TABLE if entry.algorithm_one]
+
+POLICIES = st.sampled_from([(entry.name, None) if entry.k is not None else (entry.name, k)
+                            for entry in ALGORITHM_ONE for k in ((None,) if entry.k is not None else (1, 2, 3))])
+"""Algorithm 1's rows of the table: FCFS, LPM, and k-LPM with k = 1, 2, 3."""
 
 
 @settings(max_examples=300, deadline=None)
@@ -27,15 +33,15 @@ POLICIES = st.sampled_from([("fcfs", None), ("lpm", None), ("k-lpm", 1), ("k-lpm
 )
 def test_indexed_lpm_decides_as_the_naive_rescan(stream, policy, tie_break, cycle_start, view, seed):
     spec = parse_policy(policy[0], k=policy[1], tie_break=tie_break, cycle_start=cycle_start)
-    radix = simulate(stream, spec, view=view, queue="radix", seed=seed)
+    indexed = simulate(stream, spec, view=view, queue="indexed", seed=seed)
     naive = simulate(stream, spec, view=view, queue="naive", seed=seed)
-    assert radix.order == naive.order
+    assert indexed.order == naive.order
 
 
 def test_indexed_and_naive_agree_on_a_backed_up_def4_stream():
     stream = regular_arrival_shuffled_queue(n=2000, r=4, u=50, d=10, delta=5, seed=7)
     for spec in (parse_policy("lpm"), parse_policy("k-lpm", k=3), parse_policy("lpm", tie_break="random")):
-        assert simulate(stream, spec, queue="radix", seed=1).order == simulate(stream, spec, queue="naive", seed=1).order
+        assert simulate(stream, spec, queue="indexed", seed=1).order == simulate(stream, spec, queue="naive", seed=1).order
 
 
 @settings(max_examples=150, deadline=None)
@@ -103,28 +109,6 @@ def test_random_tie_breaking_is_seeded():
         simulate(stream, spec)
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: parse_policy("sjf"), UnknownPolicyError, "unknown policy 'sjf'; valid policies: fcfs, lpm, k-lpm"),
-    (lambda: parse_policy("k-lpm"), InputError, "needs k"),
-    (lambda: parse_policy("k-lpm", k=-1), InputError, "k must be >= 0, got -1"),
-    (lambda: parse_policy("k-lpm", k="two"), InputError, "got 'two'"),
-    (lambda: parse_policy("k-lpm", k=1.5), InputError, "got 1.5"),
-    (lambda: parse_policy("fcfs", k=3), InputError, "has k = 0"),
-    (lambda: parse_policy("lpm", tie_break="coin"), InputError, "unknown tie break 'coin'"),
-    (lambda: parse_policy("k-lpm", k=1, cycle_start="middle"), InputError, "unknown cycle start"),
-    (lambda: simulate(toy_stream(), parse_policy("lpm"), view="sideways"), InputError, "unknown view"),
-])
-def test_bad_policy_input_is_named(call, error, message):
-    with pytest.raises(error, match=message):
-        call()
-
-
-def test_policy_labels_and_settings():
-    spec = parse_policy("k-lpm", k="inf", cycle_start="fcfs")
-    assert spec.k == INFINITY and spec.label == "k-lpm(k=inf,fcfs-first)"
-    assert spec.as_dict() == {"policy": "k-lpm", "k": "inf", "tie_break": "oldest", "cycle_start": "fcfs"}
-
-
 # --- cache models: LPM against a radix cache ---------------------------------------------------
 
 CACHES = st.sampled_from(["last", "unbounded", "lru", "lru-tight"])
@@ -148,10 +132,10 @@ def test_indexed_lpm_decides_as_the_naive_rescan_under_every_cache(
 ):
     spec = parse_policy(policy[0], k=policy[1], tie_break=tie_break, cycle_start=cycle_start)
     model = _cache_spec(cache, stream, extra)
-    radix = simulate(stream, spec, view=view, queue="radix", cache=model, seed=seed)
+    indexed = simulate(stream, spec, view=view, queue="indexed", cache=model, seed=seed)
     naive = simulate(stream, spec, view=view, queue="naive", cache=model, seed=seed)
-    assert radix.order == naive.order
-    assert radix.evaluation.cache == model and radix.settings()["cache"] == model
+    assert indexed.order == naive.order
+    assert indexed.evaluation.cache == model and indexed.settings()["cache"] == model
 
 
 @pytest.mark.parametrize("cache", ["unbounded", "lru:2000", "lru:20000"])
@@ -159,15 +143,15 @@ def test_indexed_and_naive_agree_on_a_backed_up_def4_stream_under_radix_caches(c
     stream = regular_arrival_shuffled_queue(n=1200, r=4, u=50, d=10, delta=5, seed=7)
     for spec in (parse_policy("lpm"), parse_policy("k-lpm", k=3), parse_policy("lpm", tie_break="random")):
         for view in ("online", "fixed"):
-            radix = simulate(stream, spec, queue="radix", cache=cache, view=view, seed=1)
-            assert radix.order == simulate(stream, spec, queue="naive", cache=cache, view=view, seed=1).order
+            indexed = simulate(stream, spec, queue="indexed", cache=cache, view=view, seed=1)
+            assert indexed.order == simulate(stream, spec, queue="naive", cache=cache, view=view, seed=1).order
 
 
 @settings(max_examples=150, deadline=None)
 @given(stream=streams(max_n=10, fractional=True), policy=POLICIES, cache=CACHES, extra=st.integers(0, 6),
        cycle_start=st.sampled_from(["lpm", "fcfs"]))
 def test_online_rules_hold_step_by_step_under_every_cache(stream, policy, cache, extra, cycle_start):
-    """Recheck every online decision against the token-level reference cache of test_cache.py:
+    """Recheck every online decision against the token-level reference cache (references.TokenTrie):
     LPM steps take a query of longest cached prefix among the arrived ones (oldest among ties),
     FCFS steps the oldest; the evaluator's reuse is the reference's."""
     spec = parse_policy(policy[0], k=policy[1], cycle_start=cycle_start)
@@ -194,10 +178,10 @@ def test_online_rules_hold_step_by_step_under_every_cache(stream, policy, cache,
 
 
 class _ReferenceCache:
-    """``last`` recomputed from the token expansion; radix caches by test_cache's TokenTrie."""
+    """``last`` recomputed from the token expansion; radix caches by references.TokenTrie."""
 
     def __init__(self, model):
-        self.trie = None if model.is_last_prompt else TokenTrie(model.capacity)
+        self.trie = None if model.is_last_prompt else TokenTrie(model.token_capacity())
         self.previous = []
 
     def reuse(self, prompt):

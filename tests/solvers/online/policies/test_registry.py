@@ -1,27 +1,43 @@
-"""The serving policies beyond Algorithm 1: hand-worked first decisions, every index against the naive
-rescan under every cache model and tie rule, the fairness figures recomputed, parse errors named."""
+"""The policy table: every index against its naive rescan under every cache model and tie rule,
+hand-worked first decisions of every rule, the one parse point, the labels, the option rules the
+commands share, and the lists derived from the table (the CLI's, the studies', the docs')."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import inspect
+import re
 from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefix_sched.cli import main
+from paths import REPO
+from prefix_sched.commands.simulate_cmd import add_policy_arguments, policy_specs
 from prefix_sched.errors import InputError, UnknownPolicyError
-from prefix_sched.studies.load_comparison import compare_policies
-from prefix_sched.solvers.online.policies import parse_policy
+from prefix_sched.solvers.online.policies import (
+    INFINITY, LPM_FAMILY, PARAMETERS, POLICIES, POLICY_EXAMPLES, POLICY_FORMS, RANDOM_TIES, PolicyName,
+    option_refusal, parse_policy, policy_runs,
+)
 from prefix_sched.solvers.online.simulate import simulate
-from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue, shared_prefix
+from prefix_sched.studies.policies import STUDY_POLICIES
+from prefix_sched.theory.generators import poisson_prefix_tree
 from prefix_sched.theory.stream import Query, Stream
 
-from strategies import streams
+from strategies import streams, toy_stream
 
-NEW_POLICIES = ["spf", "shortest-prompt", "lof", "hrrn", "dfs-weight", "random", "lpm-aging:0", "lpm-aging:1",
-                "lpm-aging:7", "sglang-lpm:0", "sglang-lpm:2", "sglang-lpm"]
+
+def _forms(entry) -> list[str]:
+    """A policy of the table with several parameters (0, 1, 2, 7; and bare where it is optional)."""
+    if entry.parameter is None:
+        return [entry.name]
+    return [f"{entry.name}:{value}" for value in (0, 1, 2, 7)] + ([entry.name] if entry.default is not None else [])
+
+
+NEW_POLICIES = [form for entry in POLICIES if not entry.algorithm_one for form in _forms(entry)]
+"""The policies beyond Algorithm 1 (whose own tests are test_k_lpm.py), from the table."""
 
 
 def _stream(rows) -> Stream:
@@ -66,65 +82,9 @@ def test_first_decisions_worked_by_hand(name, order):
     run = simulate(FIVE, parse_policy(name))
     assert _ranks(run) == order
     if name == "sglang-lpm:1":
-        assert run.fallbacks == 3 and "fcfs above 1 waiting" in run.policy.label
+        assert run.fcfs_fallbacks == 3 and "fcfs above 1 waiting" in run.policy.label
     if name == "sglang-lpm:4":
-        assert run.fallbacks == 0
-
-
-@pytest.mark.parametrize("name, order", [("lpm", [0, 2, 3, 1]), ("lpm-aging:3", [0, 2, 3, 1]),
-                                         ("lpm-aging:4", [0, 2, 1, 3]), ("lpm-aging:5", [0, 2, 1, 3])])
-def test_lpm_aging_worked_by_hand(name, order):
-    """A: s4 x2 at 0; B: t3 at 1; C: s4 y2 at 1; D: s4 z2 at 7. Decision 0: A (0-6). Decision 1
-    (t = 6): B and C entered now; keys 0 and 4: C (6-8). Decision 2 (t = 8): D enters; B has
-    waited 1 earlier decision: key N x 1 against D's match 4. N = 3: D; N = 4: a tie, B is
-    older; N = 5: B."""
-    stream = _stream([((("s", 4), ("x", 2)), 0, None), ((("t", 3),), 1, None), ((("s", 4), ("y", 2)), 1, None),
-                      ((("s", 4), ("z", 2)), 7, None)])
-    run = simulate(stream, parse_policy(name))
-    assert _ranks(run) == order
-    assert run.waited == ((0, 0, 0, 2) if order[2] == 3 else (0, 0, 1, 1))  # B entered at decision 1
-
-
-def test_dfs_weight_follows_the_heavier_subtree_under_a_radix_cache():
-    """Unbounded cache. r0 a2 at 0 (0-2), r1 b2 at 1 (2-4); at t = 4 the tree holds a2 and b2 and
-    r2 a2 d1, r3 b2 c1, r4 b2 e1 wait (arrived at 3): r2 is attached to a2 (weight 1), r3 and r4
-    to b2 (weight 2): b2 first, its oldest, r3. Then a2 and b2 weigh 1 each: the tie goes to the
-    child holding the oldest waiting query, a2 (r2); then r4. LPM takes the oldest of the three
-    equal matches (2 tokens), r2, first."""
-    stream = _stream([((("a", 2),), 0, None), ((("b", 2),), 1, None), ((("a", 2), ("d", 1)), 3, None),
-                      ((("b", 2), ("c", 1)), 3, None), ((("b", 2), ("e", 1)), 3, None)])
-    assert _ranks(simulate(stream, parse_policy("dfs-weight"), cache="unbounded")) == [0, 1, 3, 2, 4]
-    assert _ranks(simulate(stream, parse_policy("lpm"), cache="unbounded")) == [0, 1, 2, 3, 4]
-
-
-def test_dfs_weight_serves_the_deepest_split_point_when_nobody_matches_a_node_whole():
-    """Unbounded cache; r0 = s4 x2 y2 runs first (one node). Then r1 = s4 z1 (match 4), r2 = s4 x2
-    w1 (match 6) and r3 = t1 (match 0) wait: r1 and r2 enter the node (weight 2 against r3's
-    root), neither matches it whole; split at 4 and at 6, the walk reaches the split at 6 first:
-    r2. Then the cache holds s4 x2 {y2, w1}: r1's match enters node s4 x2 and ends inside it: r1;
-    then r3."""
-    stream = _stream([((("s", 4), ("x", 2), ("y", 2)), 0, None), ((("s", 4), ("z", 1)), 1, None),
-                      ((("s", 4), ("x", 2), ("w", 1)), 1, None), ((("t", 1),), 1, None)])
-    assert _ranks(simulate(stream, parse_policy("dfs-weight"), cache="unbounded")) == [0, 2, 1, 3]
-    assert _ranks(simulate(stream, parse_policy("dfs-weight"), cache="unbounded", queue="naive")) == [0, 2, 1, 3]
-
-
-def test_hrrn_serves_a_fully_cached_query_first_and_compares_exactly():
-    """A: s4 at 0 (0-4). At t = 4: B t3 arrived at 0 (wait 4, cost 3: ratio 4/3), C s4 at 3 (fully
-    cached, cost 0): C first although B waited longer. Then B (cost 3) against D u6 at 1 (wait 3,
-    cost 6: 1/2): B."""
-    stream = _stream([((("s", 4),), 0, None), ((("t", 3),), 0, None), ((("u", 6),), 1, None),
-                      ((("s", 4),), 3, None)])
-    assert _ranks(simulate(stream, parse_policy("hrrn"))) == [0, 3, 1, 2]
-
-
-def test_random_is_seeded_and_draws_the_jth_oldest():
-    stream = regular_arrival_shuffled_queue(n=60, r=4, u=20, d=5, delta=1, seed=2)
-    spec = parse_policy("random")
-    assert simulate(stream, spec, seed=4).order == simulate(stream, spec, seed=4).order
-    assert simulate(stream, spec, seed=4).order != simulate(stream, spec, seed=5).order
-    with pytest.raises(InputError, match="needs a seed"):
-        simulate(stream, spec)
+        assert run.fcfs_fallbacks == 0
 
 
 def _with_outputs(stream: Stream, draw) -> Stream:
@@ -144,10 +104,10 @@ def test_every_index_decides_as_the_naive_rescan(data, stream, name, cache, extr
         spec = parse_policy(name)  # an oldest-ties-only policy
     longest = max(stream.lengths)
     model = {"lru": f"lru:{longest + extra}", "lru-tight": f"lru:{longest}"}.get(cache, cache)
-    indexed = simulate(stream, spec, view=view, cache=model, alpha=alpha, seed=seed, queue="radix")
+    indexed = simulate(stream, spec, view=view, cache=model, alpha=alpha, seed=seed, queue="indexed")
     naive = simulate(stream, spec, view=view, cache=model, alpha=alpha, seed=seed, queue="naive")
     assert indexed.order == naive.order
-    assert (indexed.waited, indexed.fallbacks) == (naive.waited, naive.fallbacks)
+    assert (indexed.waited, indexed.fcfs_fallbacks) == (naive.waited, naive.fcfs_fallbacks)
 
 
 @pytest.mark.parametrize("cache", ["last", "lru:700", "unbounded"])
@@ -159,32 +119,6 @@ def test_every_index_decides_as_the_naive_rescan_on_a_backed_up_stream(cache):
         spec = parse_policy(name)
         indexed = simulate(stream, spec, cache=cache, seed=3, alpha="1/100")
         assert indexed.order == simulate(stream, spec, cache=cache, seed=3, alpha="1/100", queue="naive").order
-
-
-@settings(max_examples=100, deadline=None)
-@given(stream=streams(max_n=10, fractional=True), name=st.sampled_from(["fcfs", "lpm", "spf", "hrrn", "random"]),
-       alpha=st.sampled_from([0, Fraction(1, 2)]))
-def test_fairness_figures_recomputed(stream, name, alpha):
-    """Online, B = 1: decision d is made at start[d]; a query enters at the first decision made at
-    or after its arrival and has waited (its position) - (that decision). Jain's index from the
-    exact slowdowns TTFT / (|p| + alpha |p|^2)."""
-    run = simulate(stream, parse_policy(name), alpha=alpha, seed=1)
-    ev = run.evaluation
-    waited = []
-    for position, index in enumerate(ev.order):
-        arrival = stream.queries[index].arrival
-        entered = next(d for d in range(len(ev.order)) if ev.start[d] >= arrival)
-        waited.append(position - entered)
-    assert run.waited == tuple(waited) and run.max_waited == max(waited)
-    x = [Fraction(ev.ttft[p]) / (stream.lengths[i] + alpha * stream.lengths[i] ** 2) for p, i in enumerate(ev.order)]
-    expected = 1 if not any(x) else sum(x) ** 2 / (len(x) * sum(v * v for v in x))
-    assert run.jain_slowdown == pytest.approx(float(expected), rel=1e-12)
-
-
-def test_lof_refuses_a_stream_without_output_lengths():
-    stream = poisson_prefix_tree(groups=2, group_size=2, prefix_len=5, suffix_len=5, rate="1/5", seed=0)
-    with pytest.raises(InputError, match="policy 'lof' needs output lengths, but query 'q0' has none"):
-        simulate(stream, parse_policy("lof"))
 
 
 @pytest.mark.parametrize("text, error, message", [
@@ -213,47 +147,98 @@ def test_parse_refuses_options_a_policy_does_not_take():
     assert parse_policy("sglang-lpm").param == 128
 
 
-def test_shared_prefix_generator_matches_bench_serving():
-    """64 groups of 16, 2048-token system prompts, 128-token questions of their own, 256 output
-    tokens, all at time 0 (bench_serving's default infinite rate), shuffled by the seed."""
-    stream = shared_prefix(seed=1)
-    assert stream.n == 1024 and {q.length for q in stream.queries} == {2176}
-    assert {q.output_length for q in stream.queries} == {256} and {q.arrival for q in stream.queries} == {0}
-    systems = {q.prompt[0] for q in stream.queries}
-    assert len(systems) == 64 and len({q.prompt[1] for q in stream.queries}) == 1024
-    assert [q.prompt for q in stream.queries] != sorted(q.prompt for q in stream.queries)
-    assert [q.prompt for q in shared_prefix(seed=1).queries] == [q.prompt for q in stream.queries]
-    poisson = shared_prefix(groups=4, prompts_per_group=4, rate="1/100", seed=2)
-    arrivals = [q.arrival for q in poisson.queries]
-    assert arrivals[0] == 0 and arrivals == sorted(arrivals) and arrivals[-1] > 0
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: parse_policy("sjf"), UnknownPolicyError, "unknown policy 'sjf'; valid policies: fcfs, lpm, k-lpm"),
+    (lambda: parse_policy("k-lpm"), InputError, "needs k"),
+    (lambda: parse_policy("k-lpm", k=-1), InputError, "k must be >= 0, got -1"),
+    (lambda: parse_policy("k-lpm", k="two"), InputError, "got 'two'"),
+    (lambda: parse_policy("k-lpm", k=1.5), InputError, "got 1.5"),
+    (lambda: parse_policy("fcfs", k=3), InputError, "has k = 0"),
+    (lambda: parse_policy("lpm", tie_break="coin"), InputError, "unknown tie break 'coin'"),
+    (lambda: parse_policy("k-lpm", k=1, cycle_start="middle"), InputError, "unknown cycle start"),
+    (lambda: simulate(toy_stream(), parse_policy("lpm"), view="sideways"), InputError, "unknown view"),
+])
+def test_bad_policy_input_is_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
-def test_compare_passes_the_cache_through_and_reports_fairness():
-    stream = shared_prefix(groups=6, prompts_per_group=4, system_prompt_len=50, question_len=5, rate="1/20", seed=0)
-    policies = [parse_policy("hrrn"), parse_policy("k-lpm:2")]
-    rows = compare_policies(stream, policies, ["3/2"], caches=["last", "lru:120"])
-    assert [(row.cache, row.policy) for row in rows] == [("last", "hrrn"), ("last", "k-lpm(k=2)"),
-                                                         ("lru:120", "hrrn"), ("lru:120", "k-lpm(k=2)")]
-    from prefix_sched.theory.load import rescale_to_load
-    run = simulate(rescale_to_load(stream, "3/2"), policies[0], cache="lru:120")
-    assert (rows[2].p99, rows[2].max_waited, rows[2].jain_slowdown) == (
-        run.evaluation.percentile(99), run.max_waited, run.jain_slowdown)
+def test_policy_labels_and_settings():
+    spec = parse_policy("k-lpm", k="inf", cycle_start="fcfs")
+    assert spec.k == INFINITY and spec.label == "k-lpm(k=inf,fcfs-first)"
+    assert spec.as_dict() == {"policy": "k-lpm", "k": "inf", "tie_break": "oldest", "cycle_start": "fcfs"}
 
 
-def test_cli_runs_the_new_policies_and_caches(tmp_path, capsys):
-    path = tmp_path / "s.jsonl"
-    assert main(["generate", "shared-prefix", "--groups", "4", "--prompts-per-group", "3", "--system-prompt-len",
-                 "40", "--question-len", "4", "--rate", "1/10", "--out", str(path)]) == 0
-    assert main(["simulate", str(path), "--policy", "hrrn", "--policy", "sglang-lpm:2", "--policy", "k-lpm",
-                 "--k", "2", "--cache", "lru:100"]) == 0
-    out = capsys.readouterr().out
-    assert "hrrn" in out and "sglang-lpm(fcfs above 2 waiting)" in out and "max waited" in out
-    assert "cache: lru:100" in out
-    out_file = tmp_path / "o.jsonl"
-    assert main(["simulate", str(path), "--policy", "lof", "--cache", "unbounded", "--out", str(out_file)]) == 0
-    header = out_file.read_text().splitlines()[0]
-    assert '"cache": "unbounded"' in header and '"max_waited"' in header and '"policy": "lof"' in header
-    assert main(["compare", str(path), "--policy", "spf", "--cache", "last", "--cache", "unbounded", "--load", "1"]) == 0
-    assert "unbounded" in capsys.readouterr().out
-    assert main(["simulate", str(path), "--policy", "lpm-aging:x"]) == 2
-    assert "lpm-aging:x" in capsys.readouterr().err
+# --- the table and what derives from it -------------------------------------------------------
+
+def test_every_entry_is_one_module_with_its_two_queues():
+    """A policy is its module (a docstring stating the rule, an indexed queue, a naive queue) and
+    its entry; the enum and the lists come from the table."""
+    assert [p.value for p in PolicyName] == [entry.name for entry in POLICIES]
+    for entry in POLICIES:
+        module = entry.module
+        assert module.__name__ == "prefix_sched.solvers.online.policies." + entry.name.replace("-", "_")
+        assert module.__doc__.startswith(f"``{entry.form}``")
+        for function in (module.indexed_queue, module.naive_queue):
+            assert list(inspect.signature(function).parameters) == ["spec", "run"]
+    # the lists as they were written out before the table (a new policy may add to them)
+    assert _in_order(("fcfs", "lpm", "k-lpm:K", "sglang-lpm[:T]", "lpm-aging:N", "spf", "shortest-prompt", "lof",
+                      "hrrn", "dfs-weight", "random"), POLICY_FORMS)
+    assert [p.value for p in LPM_FAMILY] == ["fcfs", "lpm", "k-lpm"]
+    assert _in_order(("lpm", "k-lpm", "sglang-lpm", "lpm-aging", "spf"), [p.value for p in RANDOM_TIES])
+    assert {"k-lpm": "K", "sglang-lpm": "T", "lpm-aging": "N"}.items() <= \
+        {p.value: symbol for p, symbol in PARAMETERS.items()}.items()
+    assert STUDY_POLICIES == POLICY_EXAMPLES
+    assert _in_order(("fcfs", "lpm", "k-lpm:3", "sglang-lpm", "lpm-aging:64", "spf", "shortest-prompt", "lof", "hrrn",
+                      "dfs-weight", "random"), POLICY_EXAMPLES)
+    assert [parse_policy(name).name.value for name in POLICY_EXAMPLES] == [entry.name for entry in POLICIES]
+
+
+def _in_order(old, new) -> bool:
+    """Whether ``old`` is ``new`` with some items left out (order kept)."""
+    items = iter(new)
+    return all(item in items for item in old)
+
+
+def test_the_docs_list_every_policy_of_the_table():
+    """docs/policies.md's table of rules has one line per entry, in the table's order."""
+    text = (REPO / "docs" / "policies.md").read_text()
+    listed = re.findall(r"^\| `([a-z-]+)[^`]*`", text.split("## The rules", 1)[1].split("\n\n**", 1)[0], re.M)
+    assert listed == [entry.name for entry in POLICIES]
+
+
+def _args(**options) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_policy_arguments(parser, default_k="3")
+    args = parser.parse_args([])
+    for key, value in options.items():
+        setattr(args, key, value)
+    return args
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"policy": ["lpm"], "k": [2]}, "--k: only applies to --policy k-lpm (k-lpm:K carries its own k)"),
+    ({"policy": ["k-lpm:3"], "k": [2]}, "--k: only applies to --policy k-lpm (k-lpm:K carries its own k)"),
+    ({"policy": ["fcfs", "hrrn"], "tie_break": "random"},
+     "--tie-break: no policy run breaks ties in a key (FCFS, k = 0 and oldest-only policies)"),
+    ({"policy": ["lpm", "k-lpm:0"], "cycle_start": "fcfs"}, "--cycle-start: only applies to --policy k-lpm with 0 < k < inf"),
+    ({"policy": ["lpm"], "seed": 3}, "--seed: only applies with --tie-break random or --policy random (the random choices)"),
+])
+def test_the_commands_refuse_an_option_no_run_uses(options, message):
+    """The library's rule (option_refusal, in library names) spelled by the command as flags."""
+    with pytest.raises(InputError) as err:
+        policy_specs(_args(**options))
+    assert str(err.value) == message
+
+
+def test_option_rules_in_library_names():
+    runs = policy_runs(["spf", "k-lpm", "hrrn"], [1, "inf"], tie_break="random", cycle_start="fcfs")
+    assert [spec.label for spec in runs] == ["spf(random-ties)", "k-lpm(k=1,fcfs-first)", "k-lpm(k=inf,fcfs-first)",
+                                             "hrrn"]
+    assert [spec.tie_break for spec in runs] == ["random", "random", "random", "oldest"]
+    assert option_refusal(["spf", "k-lpm", "hrrn"], runs, {"k", "tie_break", "cycle_start", "seed"}) is None
+    assert option_refusal(["hrrn"], policy_runs(["hrrn"], []), {"seed"}) == \
+        "seed: only applies with tie_break random or policy random (the random choices)"
+    assert option_refusal(["random"], policy_runs(["random"], []), {"seed"}) is None
+    assert [spec.label for spec in policy_specs(_args(policy=["k-lpm", "lpm"], k=[1, 2], seed=0,
+                                                      tie_break="random"))] == ["k-lpm(k=1)", "k-lpm(k=2)", "lpm"]

@@ -1,9 +1,9 @@
-"""The upper bound side: grouped EDF, the exact window re-optimizer and the local search.
+"""The window local search (solvers/bounds/upper/local_search.py): the exact window DP and the search.
 
 The window DP is checked against brute force over every order of the window (last query fixed,
 finishing no later), each scored by the Definition 2 evaluator on the whole order; the local
 search is checked to return a permutation the evaluator accepts that is never worse than its
-start; the upper bound never goes below the exact optimum nor above any policy it ran.
+start.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.bounds.upper import (
-    _Timeline, default_policies, grouped_edf, improve, reorder_window, upper_bound,
-)
+from prefix_sched.solvers.bounds.upper import default_policies, improve, reorder_window
+from prefix_sched.solvers.bounds.upper.local_search import _Timeline
 from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
@@ -79,31 +78,6 @@ def test_local_search_never_worse_and_always_valid(stream, alpha, data, window):
     assert found.start.order == tuple(order)
     assert list(found.history) == sorted(found.history, reverse=True)
     assert found.stopped == "local optimum"
-
-
-def test_grouped_edf_by_hand():
-    """Users u0, u1 alternate, 10 apart (u = d = 5). Span 20: u0's pair {q0, q2} is one cluster
-    (released at 20), then {q1, q3}: the order q0, q2, q1, q3. Definition 2 serves it without idling:
-    q0 0..10, q2 20..25 (reuses u0), q1 25..35, q3 35..40 (reuses u1): TTFTs 10, 5, 25, 10.
-    Span 0: arrival order, no reuse, each query alone: TTFT 10 each."""
-    s = Stream.from_records([(f"q{i}", ((f"u{i % 2}", 5), (f"d{i}", 5)), 10 * i) for i in range(4)])
-    wide = grouped_edf(s, 20, 1)
-    assert wide.order == (0, 2, 1, 3)
-    assert wide.ttft == (10, 5, 25, 10)
-    assert grouped_edf(s, 0, 1).ttft == (10, 10, 10, 10)
-    eager = grouped_edf(s, 20, 1, eager=True)
-    assert eager.order == (0, 1, 2, 3)   # never idles while a query waits: serves each on arrival
-    assert grouped_edf(s, 20, 1, cache="unbounded").cache == "unbounded"
-
-
-def test_upper_bound_sits_between_the_optimum_and_the_policies():
-    for seed in range(4):
-        s = regular_arrival_shuffled_queue(n=6, r=2, u=8, d=2, delta=3, seed=seed)
-        ub = upper_bound(s, time_limit=10)
-        optimum = min(evaluate(s, order).max_ttft for order in permutations(range(s.n)))
-        policies = [simulate(s, spec).evaluation.max_ttft for spec in default_policies()]
-        assert optimum <= ub.value <= min(policies)
-        assert evaluate(s, ub.evaluation.order) == ub.evaluation
 
 
 def test_local_search_keeps_its_time_limit():
