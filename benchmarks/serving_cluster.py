@@ -28,8 +28,8 @@ from fractions import Fraction
 
 import numpy as np
 from prefix_sched.solvers.serving.engine import serve
+from prefix_sched.theory.evaluator import percentile
 from prefix_sched.theory.serving.generators import shared_prefix_workload
-from prefix_sched.theory.serving.measures import exact_percentile
 
 
 def peak_rss_mb() -> float:
@@ -78,9 +78,9 @@ def main() -> None:
           f"({run.stretched_iterations / max(run.iterations, 1):.0%} in stretches), {run.preemptions} preemptions; "
           f"peak RSS {peak_rss_mb():.0f} MiB")
     print(f"reuse {float(reuse):.3f}; requests per engine {counts.min()}..{counts.max()} (imbalance "
-          f"{counts.max() / counts.mean():.3f}); TTFT p50 {float(exact_percentile(ttft, 50, presorted=True)) / D / 1000:.1f}"
-          f" ms, p99 {float(exact_percentile(ttft, 99, presorted=True)) / D / 1000:.1f} ms; TBT p99 "
-          f"{float(exact_percentile(tbt, 99)) / D / 1000:.1f} ms")
+          f"{counts.max() / counts.mean():.3f}); TTFT p50 {float(percentile(ttft, 50, presorted=True)) / D / 1000:.1f}"
+          f" ms, p99 {float(percentile(ttft, 99, presorted=True)) / D / 1000:.1f} ms; TBT p99 "
+          f"{float(percentile(tbt, 99)) / D / 1000:.1f} ms")
 
 
 if __name__ == "__main__":

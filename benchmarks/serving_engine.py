@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prefix_sched.solvers.serving import engine as engine_module
+from prefix_sched.solvers.serving.engine import loop as engine_module
 from prefix_sched.solvers.serving.engine import serve
 from prefix_sched.theory.serving.measures import summarize
 from prefix_sched.theory.serving.requests import parse_classes

@@ -45,11 +45,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from prefix_sched.errors import InputError
 from prefix_sched.theory.cache import DEFAULT_CACHE, CacheModel, parse_cache
 from prefix_sched.theory.cost import integer_timebase, scaled_cost
 from prefix_sched.theory.numbers import Exact, exact_int, exact_number, normalize
-from prefix_sched.theory.prompt import Prompt, overlap, prompt_length
 from prefix_sched.theory.stream import Stream
 
 PERCENTILE_METHODS = ("linear", "inverted_cdf")
@@ -197,34 +198,52 @@ def check_permutation(order: Sequence[int], n: int) -> tuple[int, ...]:
     return order
 
 
-def percentile(values: Sequence[Exact], q: object, method: str = "linear") -> Exact:
-    """Return the ``q``-th percentile of ``values`` exactly.
+def percentile(values: Sequence[Exact] | np.ndarray, q: object, method: str = "linear", *,
+               presorted: bool = False) -> Exact:
+    """Return the ``q``-th percentile of ``values`` exactly: the one percentile of the package
+    (Part 1's measures and the serving measures, :mod:`prefix_sched.theory.serving.measures`).
 
     Methods (numpy's names):
 
-    - ``"linear"`` (numpy's default, what SGLang reports): with ``h = (n - 1) q / 100``, interpolate
-      between the sorted values at ``floor(h)`` and ``floor(h) + 1``.
+    - ``"linear"`` (numpy's default, what SGLang and Sarathi-Serve report): with
+      ``h = (n - 1) q / 100``, ``x_(floor h) + (h - floor h) (x_(floor h + 1) - x_(floor h))`` over the
+      sorted values (``x_(n - 1)`` when ``floor h = n - 1``).
     - ``"inverted_cdf"`` (nearest rank): the smallest value ``x`` with at least ``q`` percent of the
       values ``<= x``. The ``(1 - eps)`` percentile is at most ``T`` iff at most ``floor(eps n)``
       values exceed ``T``; Appendix A's guarantee is stated with this method.
 
+    ``values`` are exact numbers in any order, or an integer numpy array, whose order statistics are
+    found without sorting it (:func:`numpy.partition`) and read as ``int``; ``presorted`` says they
+    are ascending already (nothing is sorted). The result is an ``int`` or a ``Fraction``.
+
     >>> percentile([10, 20, 30, 40], 50), percentile([10, 20, 30, 40], 50, "inverted_cdf")
     (25, 20)
+    >>> percentile(np.array([40, 10, 30, 20]), 99)
+    Fraction(397, 10)
     """
     if method not in PERCENTILE_METHODS:
         raise InputError(f"unknown percentile method {method!r}; valid: {', '.join(PERCENTILE_METHODS)}")
     q = exact_number(q, "percentile q", minimum=0)
     if q > 100:
         raise InputError(f"percentile q must be <= 100, got {q}")
-    if not values:
+    n = len(values)
+    if n == 0:
         raise InputError("percentile of an empty list of values")
-    ordered = sorted(values)
-    n = len(ordered)
     if method == "inverted_cdf":
         rank = max(math.ceil(Fraction(n * q, 100)), 1)
-        return ordered[rank - 1]
+        return _order_statistics(values, (rank - 1,), presorted)[0]
     position = Fraction((n - 1) * q, 100)
     low = math.floor(position)
     if low + 1 >= n:
-        return ordered[-1]
-    return normalize(ordered[low] + (position - low) * (ordered[low + 1] - ordered[low]))
+        return _order_statistics(values, (n - 1,), presorted)[0]
+    below, above = _order_statistics(values, (low, low + 1), presorted)
+    return normalize(below + (position - low) * (above - below))
+
+
+def _order_statistics(values: Sequence[Exact] | np.ndarray, ranks: tuple[int, ...], presorted: bool) -> list[Exact]:
+    """The values of ``ranks`` (0: the smallest) among ``values``; a numpy array's as ``int``."""
+    if isinstance(values, np.ndarray):
+        ordered = values if presorted else np.partition(values, list(ranks))
+        return [int(ordered[rank]) for rank in ranks]
+    ordered = values if presorted else sorted(values)
+    return [ordered[rank] for rank in ranks]

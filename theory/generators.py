@@ -4,6 +4,12 @@ bench_serving's generated-shared-prefix workload.
 Randomness enters only through ``seed`` (an ``int``) or a ``numpy.random.Generator``; the same
 arguments give the same stream, query for query.
 
+Sizes and rates are checked before anything is drawn or allocated: a stream must fit in this
+machine's memory (:func:`check_size`: about :data:`BYTES_PER_QUERY` bytes a query, against the
+physical memory or the process's cgroup limit, whichever is smaller), and a Poisson rate so small
+that the arrival times would leave a signed 64-bit integer is refused naming the rate
+(:func:`poisson_gaps`).
+
 Examples
 --------
 >>> s = regular_arrival_shuffled_queue(n=4, r=2, u=5, d=5, delta=0, seed=1)
@@ -19,11 +25,107 @@ Examples
 
 from __future__ import annotations
 
+import os
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.numbers import Exact, exact_int, exact_number, to_json
+from prefix_sched.theory.numbers import Exact, brief, exact_int, exact_number, to_json
 from prefix_sched.theory.stream import Query, Stream
+
+BYTES_PER_QUERY = 700
+"""About the peak memory of one generated query as Python objects (measured with tracemalloc on
+10^5 queries of each generator: 630 to 640 bytes), for :func:`check_size`."""
+INT64_LIMIT = 2 ** 63
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory, or the process's cgroup memory limit when that is smaller."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):  # not POSIX: no limit known
+        return 2 ** 62
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isascii() and text.isdigit():
+            memory = min(memory, int(text))
+    return memory
+
+
+def check_size(count: int, what: str, bytes_each: int = BYTES_PER_QUERY) -> None:
+    """Refuse to generate ``count`` items of about ``bytes_each`` bytes when they cannot fit in memory
+    (:func:`memory_bytes`); ``what`` says where the count comes from (``"groups * group_size"``).
+
+    >>> check_size(10 ** 12, "n")
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: n = 1000000000000: that many queries need about 700 TB of memory (700 bytes each), ...
+    """
+    need = count * bytes_each
+    have = memory_bytes()
+    if need > have:
+        raise InputError(f"{what} = {count}: that many queries need about {_bytes(need)} of memory ({bytes_each} "
+                         f"bytes each), more than this machine's {_bytes(have)}")
+
+
+def show_rate(rate: object) -> str:
+    """A rate for a message: as written when short, else in scientific notation.
+
+    >>> show_rate("1/4000"), show_rate(Fraction(1, 10 ** 300))
+    ('1/4000', '1e-300')
+    """
+    try:
+        value = Fraction(exact_number(rate, "rate"))
+    except InputError:
+        return brief(rate)
+    text = str(value)
+    if len(text) <= 20:
+        return text
+    return f"{Decimal(value.numerator) / Decimal(value.denominator):.3g}"
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("TB", 10 ** 12), ("GB", 10 ** 9), ("MB", 10 ** 6)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} bytes"
+
+
+def check_rate(rate: object, unit: str = "queries per token-time") -> Exact:
+    """``rate`` exactly: a number > 0 whose mean gap ``1 / rate`` a float holds (the gaps are drawn
+    as floats)."""
+    value = exact_number(rate, "rate")
+    if value <= 0:
+        raise InputError(f"rate must be > 0 {unit}, got {value}")
+    try:
+        mean = 1.0 / float(value)
+    except (OverflowError, ZeroDivisionError):
+        mean = float("inf")
+    if not (0 < mean < float("inf")):
+        raise InputError(f"rate {show_rate(rate)}: its mean gap 1 / rate is beyond a float's range; use a rate "
+                         f"between 1e-300 and 1e300 {unit}")
+    return value
+
+
+def poisson_gaps(rng: np.random.Generator, n: int, mean: float, rate: object, unit: str = "token-times",
+                 first_at_zero: bool = True) -> np.ndarray:
+    """``n`` exponential gaps of mean ``mean``, summed (the first at 0 when ``first_at_zero``), as
+    float64 arrival times; refused naming ``rate`` when the last would not fit a signed 64-bit integer."""
+    gaps = rng.exponential(mean, size=n)
+    if first_at_zero:
+        gaps[0] = 0.0
+    with np.errstate(over="ignore"):  # an overflow to inf is refused below
+        times = np.cumsum(gaps)
+    if not times[-1] < INT64_LIMIT:  # also NaN and inf
+        raise InputError(f"rate {show_rate(rate)}: the arrival times of {n} queries reach {float(times[-1]):.3g} "
+                         f"{unit}, beyond a signed 64-bit integer (9.2e18); use a larger rate")
+    return times
 
 
 def _rng(seed: int | np.random.Generator) -> tuple[np.random.Generator, int | str]:
@@ -56,6 +158,7 @@ def regular_arrival_shuffled_queue(
     delta = exact_number(delta, "Delta", minimum=0)
     if n % r:
         raise InputError(f"r must divide n, got n={n}, r={r}")
+    check_size(n, "n")
     rng, seed = _rng(seed)
     permutation = rng.permutation(n)
     queries = tuple(
@@ -90,9 +193,8 @@ def poisson_prefix_tree(
     prefix_len = exact_int(prefix_len, "prefix length", minimum=1)
     suffix_len = exact_int(suffix_len, "suffix length", minimum=1)
     base_len = exact_int(base_len, "base length", minimum=0)
-    rate = exact_number(rate, "rate")
-    if rate <= 0:
-        raise InputError(f"rate must be > 0 queries per token-time, got {rate}")
+    rate = check_rate(rate)
+    check_size(groups * group_size, "groups * group size")
     rng, seed = _rng(seed)
     n = groups * group_size
     permutation = rng.permutation(n)
@@ -139,9 +241,8 @@ def shared_prefix(
     question_len = exact_int(question_len, "question length", minimum=1)
     output_len = exact_int(output_len, "output length", minimum=0)
     if rate is not None:
-        rate = exact_number(rate, "rate")
-        if rate <= 0:
-            raise InputError(f"rate must be > 0 queries per token-time, got {rate}")
+        rate = check_rate(rate)
+    check_size(groups * prompts_per_group, "groups * prompts per group")
     rng, seed = _rng(seed)
     n = groups * prompts_per_group
     permutation = rng.permutation(n)
@@ -165,6 +266,4 @@ def shared_prefix(
 
 def _poisson_arrivals(rng: np.random.Generator, n: int, rate: Exact) -> list[int]:
     """``n`` Poisson arrivals at ``rate`` per token-time, the first at 0, rounded down to integers."""
-    gaps = rng.exponential(1.0 / float(rate), size=n)
-    gaps[0] = 0.0
-    return np.floor(np.cumsum(gaps)).astype(np.int64).tolist()
+    return np.floor(poisson_gaps(rng, n, 1.0 / float(rate), rate)).astype(np.int64).tolist()

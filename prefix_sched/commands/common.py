@@ -55,7 +55,8 @@ from prefix_sched.errors import (
     EXIT_BAD_INPUT, EXIT_CHECK_FAILED, CheckFailed, InputError, PrefixSchedError,
 )
 from prefix_sched.solvers.online.policies import parse_k
-from prefix_sched.theory.numbers import Exact, brief, exact_number
+from prefix_sched.theory.numbers import Exact, brief
+from prefix_sched.theory.parameters import read_number
 from prefix_sched.theory.stream import Stream
 from prefix_sched.theory.formats import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
 
@@ -64,16 +65,45 @@ EXIT_INTERRUPTED = 130
 INT32_MAX = 2 ** 31 - 1
 FULL_DIGITS = 30  # numbers shown in full in tables; larger ones in scientific notation
 MAX_SECONDS = 10 ** 9  # 31 years; the engines turn a time limit into a float
+FLOAT_MAX = sys.float_info.max
 # Tables stay whole when piped to a file or a CI log (rich would wrap them at 80 columns).
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, highlight=False)
 
 
+class StoreOnce(argparse._StoreAction):
+    """argparse's ``store``, refusing a second value: an option that takes one value, given twice,
+    is bad input (never "the last one wins"). Repeatable options (``--policy``, ``--k``, ``--load``,
+    ``--cache``) are ``append`` options: one run per value."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault(GIVEN, {})
+        if self.dest in given:
+            raise argparse.ArgumentError(self, f"given twice ({_shown(given[self.dest])} and {_shown(values)}); it "
+                                               "takes one value")
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
+GIVEN = "_given_once"
+"""The namespace attribute where :class:`StoreOnce` remembers the options given."""
+
+
+def _shown(value: object) -> str:
+    return brief(value if isinstance(value, str) else str(value))
+
+
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line, ``PROG: error: MESSAGE``, and exit 2.
+    """An ArgumentParser whose usage errors are one line, ``PROG: error: MESSAGE``, and exit 2, and
+    whose single-valued options refuse a second value (:class:`StoreOnce`).
 
     Subparsers made with ``add_subparsers`` are Parsers too (argparse uses the parent's class).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, StoreOnce)
+        self.register("action", "store", StoreOnce)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message.removeprefix('argument '))}\n")
@@ -87,13 +117,19 @@ def one_line(text: object) -> str:
 # --- option types -----------------------------------------------------------------------------
 
 def _exact(text: str, kind: str) -> Exact:
+    """``text`` read by the one reader of numbers in text (:func:`~prefix_sched.theory.parameters.read_number`:
+    ASCII digits, no ``+``), and inside a float's range (every number a command reads may be printed)."""
     try:
-        return exact_number(text, "value")
+        value = read_number(text, "value")
     except InputError as err:
         reason = str(err).removeprefix("value: ").removeprefix("value ")
-        if reason.startswith("must be"):  # not a number at all
+        if reason.startswith("must be a number"):  # not a number at all
             reason = f"must be {kind}, got {brief(text)}"
         raise argparse.ArgumentTypeError(reason) from None
+    if abs(value) > FLOAT_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most {FLOAT_MAX:.6g} in size (a float's range), got "
+                                         f"{brief(text)}")
+    return value
 
 
 def _check_bounds(value: Exact, text: str, minimum=None, maximum=None, above=None, below=None) -> None:

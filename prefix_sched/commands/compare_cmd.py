@@ -11,6 +11,7 @@ from prefix_sched.commands.common import (
 )
 from prefix_sched.commands.simulate_cmd import DEFAULT_SEED, add_policy_arguments, cache_spec, policy_specs
 from prefix_sched.studies.load_comparison import compare_policies, plot_comparison
+from prefix_sched.theory.limits import check_computable
 from prefix_sched.theory.load import offered_load
 from prefix_sched.theory.outputs import plot_format
 from prefix_sched.theory.cache import CACHE_SPECS, DEFAULT_CACHE
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         plot = check_output_path(args.plot, "--plot")
         plot_format(plot, "--plot")
     stream = load_stream(args)
+    for load in loads:
+        check_computable(stream, load=load, alpha=args.alpha, names=(args.stream, "--load", "--alpha"))
     seed = DEFAULT_SEED if args.seed is None else args.seed  # used by --tie-break random only
     rows = compare_policies(stream, specs, loads, alpha=args.alpha, seed=seed, caches=caches)
     if plot is not None:

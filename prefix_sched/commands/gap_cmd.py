@@ -22,6 +22,7 @@ from prefix_sched.commands.common import (
 )
 from prefix_sched.commands.simulate_cmd import DEFAULT_SEED, add_policy_arguments, cache_spec, policy_specs
 from prefix_sched.errors import InputError
+from prefix_sched.theory.limits import check_computable
 from prefix_sched.theory.load import offered_load, rescale_to_load
 from prefix_sched.solvers.deadline import Deadline
 from prefix_sched.studies.gap import GapReport, gap_report, write_report
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     report_path = None if args.json is None else check_output_path(args.json, "--json")
     stop = Deadline.of(args.time_limit)
     stream = load_stream(args)
+    check_computable(stream, load=args.load, alpha=args.alpha, names=(args.stream, "--load", "--alpha"))
     if args.load is not None:
         stream = rescale_to_load(stream, args.load)
     seed = DEFAULT_SEED if args.seed is None else args.seed  # used by --tie-break random only

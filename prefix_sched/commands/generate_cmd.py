@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from prefix_sched.commands.common import integer, number
+from prefix_sched.theory.parameters import SEED_MAX
 from prefix_sched.errors import InputError
-from prefix_sched.theory.numbers import Exact, brief
-from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue, shared_prefix
+from prefix_sched.theory.numbers import Exact
+from prefix_sched.theory.generators import check_rate, poisson_prefix_tree, regular_arrival_shuffled_queue, shared_prefix
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.formats import write_stream
 
@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="Poisson arrivals, queries per token-time > 0 (default: all at time 0, "
                              "bench_serving's infinite rate)")
     for sub in (def4, poisson, shared):
-        sub.add_argument("--seed", type=integer(minimum=0), default=0, help="random seed, >= 0 (default 0)")
+        sub.add_argument("--seed", type=integer(minimum=0, maximum=SEED_MAX), default=0,
+                         help="random seed, 0 .. 2^63 - 1 (default 0)")
         sub.add_argument("--out", default=STDOUT, help="output file (default: stdout)")
         sub.set_defaults(run=run)
 
@@ -74,16 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _rate(text: str) -> Exact:
-    """``--rate``: exact and > 0; the generator draws gaps with mean ``1 / rate`` in floating
-    point, so both must be finite, non-zero floats."""
+    """``--rate``: exact and > 0 whose mean gap ``1 / rate`` a float holds (the generators' own
+    check, :func:`~prefix_sched.theory.generators.check_rate`)."""
     rate = _positive(text)
     try:
-        mean = 1.0 / float(rate)
-    except (OverflowError, ZeroDivisionError):
-        mean = 0.0
-    if not (math.isfinite(mean) and mean > 0):
-        raise argparse.ArgumentTypeError(f"must be a rate whose inverse a float holds, got {brief(text)}")
-    return rate
+        return check_rate(rate)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("rate ")) from None
 
 
 _positive = number(above=0)

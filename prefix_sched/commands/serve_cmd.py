@@ -23,6 +23,7 @@ from prefix_sched.commands.common import (
     progress_bar,
     stdout,
 )
+from prefix_sched.theory.parameters import SEED_MAX
 from prefix_sched.errors import InputError, PrefixSchedError
 from prefix_sched.solvers.online.policies import parse_policy
 from prefix_sched.solvers.serving.engine import (
@@ -34,8 +35,9 @@ from prefix_sched.solvers.serving.engine import (
     serve,
 )
 from prefix_sched.solvers.serving.orders import check_order
-from prefix_sched.solvers.serving.registry import SCHEDULERS, parse_scheduler
+from prefix_sched.solvers.serving.registry import MAX_ENGINES, SCHEDULERS, parse_scheduler
 from prefix_sched.solvers.serving.routers import ROUTERS, parse_router
+from prefix_sched.theory.limits import serving_problem
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.serving.arrivals import ARRIVAL_PROCESSES
 from prefix_sched.theory.serving.costs import DEFAULT_PRESET, PRESETS, parse_cost
@@ -56,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "second seed: iterations of prefill chunks and decodes under a token budget and KV memory. "
                     "Prints TTFT, TBT, TPOT (ms), throughput, goodput and preemptions per objective class.")
     add_engine_arguments(parser)
-    parser.add_argument("--engines", type=integer(minimum=1), default=1,
-                        help="serve on G identical engines behind a router (>= 1, default 1)")
+    parser.add_argument("--engines", type=integer(minimum=1, maximum=MAX_ENGINES), default=1,
+                        help=f"serve on G identical engines behind a router (1 .. {MAX_ENGINES}, default 1)")
     parser.add_argument("--router", type=router_text, default=None, metavar="NAME",
                         help=f"with --engines > 1: {', '.join(r.value for r in ROUTERS)} (prefix-aware takes "
                              "cache=,abs=,rel=,interval=,max-tree=; default: the scheduler's own, least-work for "
@@ -106,7 +108,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                              "(truncated-exp, the seed's runs)")
     parser.add_argument("--classes", type=classes_text, default=None, metavar="NAME=SHARE:TBT,...",
                         help="objective classes drawn per request, e.g. strict=0.05:100ms,relaxed=0.95:500ms")
-    parser.add_argument("--seed", type=integer(minimum=0), default=0,
+    parser.add_argument("--seed", type=integer(minimum=0, maximum=SEED_MAX), default=0,
                         help="seed of the arrivals, the classes and random choices (>= 0, default 0)")
 
 
@@ -167,7 +169,10 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.arrivals is not None and args.format != "sharegpt":
         raise not_applicable("--arrivals", f"only applies with --format sharegpt (a {args.format} trace has its "
                                            "own timestamps; --rate rescales them)")
-    spec = parse_scheduler(args.scheduler, args.order, cache=None)
+    try:
+        spec = parse_scheduler(args.scheduler, args.order, cache=None)
+    except InputError as err:  # the library names the parameter "order", the command --order
+        raise InputError(f"--{err}" if str(err).startswith("order: ") else str(err)) from None
     if spec.order_spec is not None:
         try:
             check_order(spec.order_spec, cache)
@@ -193,6 +198,14 @@ def load(args: argparse.Namespace, rate) -> Workload:
                          classes=args.classes or (), seed=args.seed)
 
 
+def check_ticks(workload: Workload, cost, name: str) -> None:
+    """Refuse a workload whose exact times the engine could not hold under ``cost`` (before it builds
+    an array), naming ``name`` (:func:`~prefix_sched.theory.limits.serving_problem`)."""
+    problem = serving_problem(workload, cost)
+    if problem is not None:
+        raise InputError(f"{name}: {problem}")
+
+
 def run_engine(workload: Workload, options: dict[str, Any], record_batches: bool = False) -> ServingRun:
     """Serve with a progress bar on stderr when it is a terminal and the run is long."""
     show = workload.n >= PROGRESS_FROM and sys.stderr.isatty()
@@ -209,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
     if out is not None and batches is not None and out.resolve() == batches.resolve():
         raise InputError(f"--batches: the same file as --out ({out})")
     workload = load(args, args.rate)
+    check_ticks(workload, options["cost"], "--cost" if args.cost is not None else "--rate" if args.rate is not None
+                else "TRACE")
     result = run_engine(workload, options, record_batches=True)  # the mean batch make-up is printed
     summary = summarize(result.timeline)
     settings = {**result.settings, "workload": workload.settings(), "preemption": PREEMPTION_RULE}

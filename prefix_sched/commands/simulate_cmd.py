@@ -15,16 +15,18 @@ from prefix_sched.commands.common import (
     add_stream_arguments, check_stream_arguments, fmt, integer, k_value, load_stream, number,
     progress_bar, refuse_repeats, stdout,
 )
+from prefix_sched.theory.parameters import SEED_MAX
 from prefix_sched.errors import InputError, PrefixSchedError
 from prefix_sched.solvers.online.policies import (
     CYCLE_STARTS, INFINITY, POLICY_FORMS, TIE_BREAKS, PolicySpec, option_refusal, parse_policy, policy_runs,
-    takes_k_option,
+    same_run, takes_k_option,
 )
 from prefix_sched.theory.cache import CACHE_SPECS, DEFAULT_CACHE, parse_cache
 from prefix_sched.solvers.online.simulate import VIEWS, PolicyRun, simulate
 from prefix_sched.studies.rows import policy_row
 from prefix_sched.theory.measures import FLOAT, MEASURES
 from prefix_sched.theory.generators import regular_arrival_shuffled_queue
+from prefix_sched.theory.limits import check_computable
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.formats import write_schedule
 from prefix_sched.theory.stream import Stream
@@ -47,8 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Times are in token-times: the time to prefill one token with alpha = 0.")
     add_stream_arguments(parser, optional=True)
     add_policy_arguments(parser, default_k="3")
-    parser.add_argument("--cache", type=cache_spec, default=None,
-                        help=f"cache model: {', '.join(CACHE_SPECS)} (default {DEFAULT_CACHE})")
+    parser.add_argument("--cache", action="append", type=cache_spec, default=None, metavar="MODEL",
+                        help=f"cache model: {', '.join(CACHE_SPECS)} (default {DEFAULT_CACHE}); repeat for one run "
+                             "per model")
     parser.add_argument("--view", choices=VIEWS, default="online", help="online server (default) or fixed order")
     parser.add_argument("--alpha", type=number(minimum=0), default=0,
                         help="attention cost alpha >= 0 (exact, default 0)")
@@ -63,8 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_stream_arguments(args)
     specs = policy_specs(args)
+    caches = args.cache or [DEFAULT_CACHE]
+    refuse_repeats("--cache", caches)
     if args.out is not None and len(specs) != 1:
         raise InputError(f"--out: writes one run, but {len(specs)} policy runs were asked for; pick one policy")
+    if args.out is not None and len(caches) != 1:
+        raise InputError(f"--out: writes one run, but {len(caches)} cache models were asked for; pick one")
     out = None if args.out is None else check_output_path(args.out, "--out")
     if args.stream is None:
         stream = regular_arrival_shuffled_queue(**DEFAULT_EXAMPLE)
@@ -72,17 +79,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         stream = load_stream(args)
         source = args.stream
-    cache = args.cache or DEFAULT_CACHE
+    check_computable(stream, alpha=args.alpha, names=(args.stream or "the example", "--load", "--alpha"))
     runs = []
-    for spec in specs:
-        with progress_bar(stream.n, spec.label, stream.n >= PROGRESS_FROM and sys.stderr.isatty()) as done:
-            runs.append(simulate(stream, spec, alpha=args.alpha, batch_size=args.batch_size, view=args.view,
-                                 cache=cache, seed=policy_seed(args, spec), progress=done))
+    for cache in caches:
+        for spec in specs:
+            with progress_bar(stream.n, spec.label, stream.n >= PROGRESS_FROM and sys.stderr.isatty()) as done:
+                runs.append(simulate(stream, spec, alpha=args.alpha, batch_size=args.batch_size, view=args.view,
+                                     cache=cache, seed=policy_seed(args, spec), progress=done))
     if out is not None:
         write_schedule(stream, runs[0].evaluation, out, {**runs[0].settings(), **runs[0].fairness()})
-    stdout.print(f"stream: {source} ({stream.n} queries); view: {args.view}; cache: {cache}; alpha = {args.alpha}; "
+    stdout.print(f"stream: {source} ({stream.n} queries); view: {args.view}; cache: {', '.join(caches)}; "
+                 f"alpha = {args.alpha}; "
                  f"B = {args.batch_size}; times in token-times")
-    stdout.print(_table(runs, stream, args.ttft))
+    stdout.print(_table(runs, stream, args.ttft, several_caches=len(caches) > 1))
     if out is not None:
         stdout.print(f"wrote {stream.n} per-query results to {out}")
     return 0
@@ -100,7 +109,7 @@ def add_policy_arguments(parser: argparse.ArgumentParser, default_k: str) -> Non
     parser.add_argument("--cycle-start", choices=CYCLE_STARTS, default=None,
                         help="whether a k-LPM cycle opens with its LPM steps (default) or its FCFS step; "
                              "needs k-lpm with 0 < k < inf")
-    parser.add_argument("--seed", type=integer(minimum=0), default=None,
+    parser.add_argument("--seed", type=integer(minimum=0, maximum=SEED_MAX), default=None,
                         help=f"seed of the random choices, >= 0 (default {DEFAULT_SEED}); needs --tie-break random "
                              "or --policy random")
     parser.set_defaults(default_k=default_k.split())
@@ -123,6 +132,10 @@ def policy_specs(args: argparse.Namespace) -> list[PolicySpec]:
     if refusal is not None:
         raise InputError(refusal)
     refuse_repeats("--policy", [spec.label for spec in specs])
+    pair = same_run(specs)
+    if pair is not None:
+        raise InputError(f"--policy: {pair[0].label} and {pair[1].label} make the same run (k-lpm with k = 0 is fcfs "
+                         "and with k = inf lpm); ask for one of them")
     return specs
 
 
@@ -162,20 +175,23 @@ def _k_text(k: float) -> str:
     return "k = inf" if k == INFINITY else f"k = {k}"
 
 
-def _table(runs: list[PolicyRun], stream: Stream, bound) -> Table:
+def _table(runs: list[PolicyRun], stream: Stream, bound, several_caches: bool = False) -> Table:
     """One line per run: the measures of :data:`SIMULATE_MEASURES` (``violations`` only with a
-    bound), the FCFS fallbacks in the caption."""
+    bound; the cache model first when there are several), the FCFS fallbacks in the caption."""
     names = [name for name in SIMULATE_MEASURES if bound is not None or not MEASURES[name].needs_ttft]
     headers = _HEADERS if bound is None else _HEADERS | {"violations": f"over T={fmt(bound)}"}
     rows = [policy_row(run, stream, (*names, "fcfs_fallbacks"), ttft=bound) for run in runs]
     table = Table(title="TTFT (token-times)")
+    if several_caches:
+        table.add_column("cache", justify="left")
     table.add_column("policy", justify="left")
     for name in names:
         table.add_column(headers.get(name, name), justify="right")
-    for row in rows:
-        table.add_row(row.policy, *(_show(name, row.measure(name)) for name in names))
-    fallbacks = [f"{row.policy}: {row.fcfs_fallbacks} of {row.count} decisions by FCFS"
-                 for row in rows if row.fcfs_fallbacks is not None]
+    for run, row in zip(runs, rows):
+        first = [run.evaluation.cache] if several_caches else []
+        table.add_row(*first, row.policy, *(_show(name, row.measure(name)) for name in names))
+    fallbacks = [f"{row.policy}{f' ({run.evaluation.cache})' if several_caches else ''}: {row.fcfs_fallbacks} of {row.count} "
+                 "decisions by FCFS" for run, row in zip(runs, rows) if row.fcfs_fallbacks is not None]
     if fallbacks:
         table.caption = "; ".join(fallbacks)
     return table

@@ -23,14 +23,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
-from prefix_sched.commands.common import EXIT_INTERRUPTED, integer, not_applicable, stderr, stdout
+from prefix_sched.commands.common import EXIT_INTERRUPTED, integer, named, not_applicable, stderr, stdout
 from prefix_sched.errors import InputError
 from prefix_sched.theory.outputs import plot_format
 from prefix_sched.studies.sweep.executors import LocalExecutor, RayExecutor, require_ray
-from prefix_sched.studies.sweep.results import EXTRA_HINT, RESULTS_CSV, RESULTS_PARQUET, ResultsFolder, read_results
+from prefix_sched.studies.sweep.results import (
+    EXTRA_HINT, RESULTS_CSV, RESULTS_PARQUET, ResultsFolder, read_results, results_kind,
+)
 from prefix_sched.studies.sweep.runner import run_sweep
 from prefix_sched.studies.sweep.spec import read_spec
-from prefix_sched.studies.sweep.summary import plot_p99, summarize
+from prefix_sched.studies.sweep.summary import plot_p99, plot_serving, summarize, summarize_serving
 from prefix_sched.theory.outputs import check_output_path
 
 DEFAULT_PLOT = "p99_vs_load.png"
@@ -67,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
         raise not_applicable("--out", "is needed: the folder for the results")
     if args.plot is not None:
         raise not_applicable("--plot", "only applies with --summary")
-    folder = ResultsFolder(args.out)
+    folder = ResultsFolder(args.out, "--out")
     folder.check()
     if args.ray is not None:
-        require_ray()
-        executor = RayExecutor(args.ray, args.workers)
+        named("--ray", require_ray)
+        executor = RayExecutor(args.ray, args.workers, "--ray")
     else:
         executor = LocalExecutor(args.workers or _cores())
     spec = read_spec(args.spec)
@@ -95,13 +97,21 @@ def run(args: argparse.Namespace) -> int:
     if outcome.failed:
         failed = [folder.rows[key] for key in outcome.failed]
         for row in failed[:FAILURES_SHOWN]:
-            stream = f"{row['stream']}[{row['variant']}]" if row["variant"] else row["stream"]
-            stderr.print(f"cell {row['cell']} ({stream}, load {row['load']}, {row['policy']}, {row['cache']}, "
-                         f"seed {row['seed']}) failed: {row['error']}", markup=False)
+            stderr.print(f"cell {row['cell']} ({_describe(row)}) failed: {row['error']}", markup=False)
         if len(failed) > FAILURES_SHOWN:
             stderr.print(f"... and {len(failed) - FAILURES_SHOWN} more failed cells (status = failed in {RESULTS_CSV})")
         return 1
     return 0
+
+
+def _describe(row: dict) -> str:
+    """Where a row's cell sits in the grid, for a message."""
+    if "scheduler" in row:
+        trace = f"{row['trace']}[{row['variant']}]" if row["variant"] else row["trace"]
+        return (f"{trace}, rate {row['rate']}, {row['scheduler']} order {row['order']}, {row['engines']} engine(s), "
+                f"prefix cache {row['prefix_cache']}, seed {row['seed']}")
+    stream = f"{row['stream']}[{row['variant']}]" if row["variant"] else row["stream"]
+    return f"{stream}, load {row['load']}, {row['policy']}, {row['cache']}, seed {row['seed']}"
 
 
 def _cores() -> int:
@@ -152,6 +162,8 @@ def _summary(args: argparse.Namespace) -> int:
     plot = check_output_path(args.plot or where / DEFAULT_PLOT, "--plot")
     plot_format(plot, "--plot")
     rows = read_results(results)
+    if results_kind(rows) == "serving":
+        return _serving_summary(results, rows, plot)
     groups = summarize(rows)
     table = Table(title=escape(f"{results}: {len(rows)} cells, medians over seeds (times in token-times)"))
     for column in ("stream", "load", "policy", "cache", "ok", "failed", "p50", "p99", "p99 min-max", "mean",
@@ -169,5 +181,28 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serving_summary(results: Path, rows: list, plot: Path) -> int:
+    groups = summarize_serving(rows)
+    table = Table(title=escape(f"{results}: {len(rows)} serving cells, medians over seeds (times in ms)"))
+    for column in ("trace", "rate", "classes", "server", "ok", "failed", "TTFT p50", "TTFT p99", "TBT p99",
+                   "tok/s", "goodput", "reused", "met obj"):
+        table.add_column(column, justify="left" if column in ("trace", "classes", "server") else "right")
+    for g in groups:
+        trace = f"{g.trace}[{g.variant}]" if g.variant else g.trace
+        rate = g.rate if g.x is None or g.rate != "as-given" else f"as-given ({g.x:.3g})"
+        table.add_row(escape(trace), rate, escape(g.classes or "-"), escape(g.server), str(g.ok), str(g.failed),
+                      _ms(g.ttft_p50), _ms(g.ttft_p99), _ms(g.tbt_p99), _show(g.throughput), _show(g.goodput),
+                      "-" if g.reused_share is None else f"{g.reused_share:.1%}",
+                      "-" if g.met is None else f"{g.met}/{g.ok}")
+    stdout.print(table)
+    plot_serving(groups, plot, "--plot")
+    stdout.print(f"wrote {plot}", markup=False)
+    return 0
+
+
 def _show(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
+
+
+def _ms(us: float | None) -> str:
+    return "-" if us is None else f"{us / 1000:.6g}"

@@ -34,9 +34,9 @@ in the engine's tree now, and ties go to the oldest arrival rank. A request's ar
 Part 1 rank, the decision number ``s`` (k-LPM's cycle, lpm-aging's age) counts admissions, ``t``
 is the iteration's start, HRRN's cost is the uncached prompt ``|p| - m_q`` (the iteration cost's
 token term; attention left out, as without a cache), and a preempted request re-enters the queue
-with its rank (Part 1's queues have no front). Each look at the head of the queue is a decision
-(a random tie is drawn again). The orders that do not read the cache (``fcfs``,
-``shortest-prompt``, ``lof``, ``random``) keep the engine's FCFS list.
+with its rank (Part 1's queues have no front). Each look at the head of the queue is the queue's
+``peek`` at that moment; the admission that takes it is its ``pop``. The orders that do not read
+the cache (``fcfs``, ``shortest-prompt``, ``lof``, ``random``) keep the engine's FCFS list.
 
 Without a cache, the LPM family (``lpm``, ``k-lpm``, ``sglang-lpm``, ``lpm-aging``) and
 ``dfs-weight`` would be FCFS under another name, so they are refused (:func:`check_order`).
@@ -79,110 +79,47 @@ def check_order(spec: PolicySpec, cache: str | None = None) -> PolicySpec:
     raise InputError(f"order {spec.label!r} cannot order new prefills; orders: {', '.join(orders)}")
 
 
-class _Watch:
-    """A trie of the waiting prompts' segment ids with member counts: whether a change of the cache
-    reported as ``(prompt, k)`` can touch a waiting request's match (its first ``k + 1`` ids are
-    ``prompt``'s), as Part 1's match tracker decides it."""
-
-    __slots__ = ("children", "count")
-
-    def __init__(self) -> None:
-        self.children: dict = {}
-        self.count = 0
-
-
 class PolicyQueue:
     """Part 1's waiting queue of a cache-reading policy over the engine's prefix cache (see the
-    module docstring): the engine's queue interface on ``add`` and ``pop``.
+    module docstring), on the engine's queue interface.
 
-    A candidate the scheduler looks at and does not take is *held*: it is the queue's answer until
-    something that could change the answer happens (a request enters or leaves the waiting list, or
-    the cache changes the match of a waiting request), and then goes back into the queue (``add``)
-    before the next ``pop``. Held or put back and popped again, the answer is the same (the
-    policies' keys read only the matches, ranks, the decision number and the queue's length); HRRN
-    (whose key reads the time) and dfs-weight (which reads the tree) always pop again.
+    :meth:`ordered` shows the queue's answer now (its ``peek``: the request its ``pop`` would serve,
+    left waiting) and :meth:`take` serves it (its ``pop``). A candidate the scheduler looks at and
+    does not take stays in the queue; the next look asks again, with the cache and the waiting list
+    as they are then (a random choice of the policy drawn by the pop alone, as Part 1's runs draw).
     """
 
     static = False
 
     def __init__(self, spec: PolicySpec, engine) -> None:
         outputs = engine.out.tolist() if spec.needs_outputs else None
-        cache = engine.cache
-        self._queue = make_policy_queue(spec, "indexed", engine.segments, engine.arrival_list, outputs, cache, 1, 0)
-        inner = cache.listener
-        cache.listener = self._changed if inner is None else (lambda p, k: (inner(p, k), self._changed(p, k)))
-        self._segments = engine.segments
+        self._queue = make_policy_queue(spec, "indexed", engine.segments, engine.arrival_list, outputs, engine.cache,
+                                        1, 0)
         self._rng = engine.rng
         self._step = 0
-        self._entered: dict[int, int] = {}
-        self._held: int | None = None
         self._now = 0
-        self._holds = spec.name not in (PolicyName.HRRN, PolicyName.DFS_WEIGHT)
-        self._dirty = True
-        self._watch = _Watch()
-        self._count = 0  # waiting requests, the held one included
+        self._count = 0  # waiting requests (the queue's len, kept here: the engine asks it every iteration)
 
     def __len__(self) -> int:
         return self._count
 
-    def _settle(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            self._queue.add(held, self._entered[held], self._now)
-
-    def _changed(self, prompt, k: int) -> None:
-        if self._held is None or self._dirty:
-            return  # only a held answer can go stale
-        node = self._watch
-        for index in range(k + 1):
-            node = node.children.get(prompt[index][0])
-            if node is None:
-                return
-        self._dirty = True
-
-    def _track(self, r: int, delta: int) -> None:
-        node = self._watch
-        for sid, _ in self._segments[r]:
-            child = node.children.get(sid)
-            if child is None:
-                child = node.children[sid] = _Watch()
-            child.count += delta
-            if not child.count:
-                del node.children[sid]
-                return
-            node = child
-
     def push_back(self, r: int) -> None:
-        self._settle()
-        self._dirty = True
-        self._entered[r] = self._step
-        self._track(r, 1)
-        self._count += 1
         self._queue.add(r, self._step, self._now)
+        self._count += 1
 
     push_front = push_back
 
     def ordered(self, now: int) -> Iterator[int]:
-        if self._held is not None and (self._dirty or not self._holds):
-            self._settle()
         self._now = now
         queue = self._queue
-        while True:
-            if self._held is None:
-                if not len(queue):
-                    return
-                self._held = queue.pop(self._step, now, self._rng)
-                self._dirty = False
-            yield self._held
+        while self._count:
+            yield queue.peek(self._step, now, self._rng)
 
     def take(self, r: int) -> None:
-        assert self._held == r
-        self._held = None
+        served = self._queue.pop(self._step, self._now, self._rng)
+        assert served == r
         self._step += 1
-        self._dirty = True
         self._count -= 1
-        del self._entered[r]
-        self._track(r, -1)
 
 
 class FcfsQueue:

@@ -5,7 +5,10 @@ The tree is the one of Part 1's ``lru`` model (:mod:`prefix_sched.theory.cache.r
 token ranges of the prompt that inserted them, split where prompts diverge, never merged; LRU
 eviction of whole unlocked leaves, oldest last access first), driven by the engine's events instead
 of one ``serve`` per query (SGLang's ``RadixCache`` with its ``match_prefix``, ``inc_lock_ref`` /
-``dec_lock_ref``, ``cache_unfinished_req``, ``cache_finished_req`` and ``evict``):
+``dec_lock_ref``, ``cache_unfinished_req``, ``cache_finished_req`` and ``evict``). Every walk down
+the tree compares segments with that model's own walk
+(:func:`~prefix_sched.theory.cache.radix.reach`), and a prompt's segment offsets are its
+:func:`~prefix_sched.theory.cache.radix.segment_offsets`:
 
 - :meth:`match` at a request's admission: the longest cached prefix, at most ``limit`` tokens (the
   engine asks ``|p'| - 1``: one token is always computed, as SGLang's ``len - 1``); every node the
@@ -60,10 +63,10 @@ from bisect import bisect_right
 from heapq import heappop, heappush
 from itertools import count
 
-from prefix_sched.theory.cache import CacheState, Listener
-from prefix_sched.theory.prompt import Prompt
-
 from prefix_sched.errors import InputError
+from prefix_sched.theory.cache import CacheState, Listener
+from prefix_sched.theory.cache.radix import reach, segment_offsets
+from prefix_sched.theory.prompt import Prompt
 
 
 class Node:
@@ -84,15 +87,6 @@ class Node:
         self.time = time
         self.lock = 0
         self.key = (prompt[seg][0], start - cum[seg]) if prompt else None
-
-
-def offsets(prompt: Prompt) -> list[int]:
-    """``[0, l_1, l_1 + l_2, ..., |p|]``: where each segment of ``prompt`` starts."""
-    out, total = [0], 0
-    for _, length in prompt:
-        total += length
-        out.append(total)
-    return out
 
 
 class EngineCache(CacheState):
@@ -129,7 +123,7 @@ class EngineCache(CacheState):
             child = node.children.get((prompt[j][0], depth - base))
             if child is None:
                 break
-            depth, j, base = _reach(child, prompt, j, base)
+            depth, j, base = reach(child, prompt, j, base)
             if depth < child.end:
                 break
             node = child
@@ -146,7 +140,7 @@ class EngineCache(CacheState):
 
     def serve(self, prompt: Prompt) -> int:
         """Part 1's five steps (match, lock, evict to ``capacity``, insert, unlock); the reuse."""
-        cum = offsets(prompt)
+        cum = segment_offsets(prompt)
         total = cum[-1]
         node, depth = self.match(prompt, total)
         self.lock(node)
@@ -180,7 +174,7 @@ class EngineCache(CacheState):
             if child is None:
                 break
             start = depth
-            depth, j, base = _reach(child, prompt, j, base)
+            depth, j, base = reach(child, prompt, j, base)
             depth = min(depth, limit)
             if not child.lock:
                 unlocked += depth - start
@@ -199,7 +193,7 @@ class EngineCache(CacheState):
             if child is None:
                 break
             child.time = stamp
-            depth, j, base = _reach(child, prompt, j, base)
+            depth, j, base = reach(child, prompt, j, base)
             depth = min(depth, limit)
             if depth < child.end:
                 node = self._split(child, depth)
@@ -232,7 +226,7 @@ class EngineCache(CacheState):
             child = node.children.get((prompt[j][0], depth - base))
             if child is None:
                 break
-            depth, j, base = _reach(child, prompt, j, base)
+            depth, j, base = reach(child, prompt, j, base)
             depth = min(depth, end)
             if depth < child.end:
                 node = self._split(child, depth)
@@ -317,25 +311,3 @@ class EngineCache(CacheState):
             self._push(child)  # its stamp may be new (a match stamps before it splits)
         return upper
 
-
-def _reach(node: Node, prompt: Prompt, j: int, base: int) -> tuple[int, int, int]:
-    """How deep ``prompt`` agrees with ``node``, entering it at ``node.start`` inside ``prompt``'s
-    segment ``j`` (starting at token ``base``): ``(depth, segment index at depth, its start)``.
-
-    ``prompt`` and ``node.prompt`` agree on every token before ``node.start`` and on the node's
-    first token, so their segments agree up to ``j`` and segment ``j`` has one id; segments then
-    agree while id and length agree (a length mismatch agrees on the shorter one).
-    """
-    end, other, n = node.end, node.prompt, len(prompt)
-    while True:
-        length, other_length = prompt[j][1], other[j][1]
-        stop = base + length
-        if length != other_length:
-            reach = min(base + min(length, other_length), end)
-            return (reach, j, base) if reach < stop else (reach, j + 1, stop)
-        if stop >= end:
-            return (end, j, base) if end < stop else (end, j + 1, stop)
-        j += 1
-        base = stop
-        if j == n or prompt[j][0] != other[j][0]:
-            return stop, j, stop

@@ -2,25 +2,25 @@
 
 A name may carry a parameter after a colon: the SLAI variants take a fixed offset
 (``slai-fcfs:10`` is SLAI's ``fcfs_fixed_offset`` configuration); without it SLAI's offset is
-memory-triggered (5 mean batch durations, 10 once KV use is >= 96%). ``--order`` takes a policy of
+memory-triggered (5 mean batch durations, 10 once KV use is >= 96%). ``order`` takes a policy of
 Part 1's registry for the schedulers that let the order of new prefills be chosen
 (:mod:`.orders`); the others fix their order and refuse one by name.
 
 ======================  =====================================================  ================
 name                    rule                                                   new prefills
 ======================  =====================================================  ================
-``sarathi``             Sarathi-Serve stall-free batching                       ``--order``
+``sarathi``             Sarathi-Serve stall-free batching                       ``order``
 ``sarathi-spf``         Sarathi-Serve with shortest prompt first (SLAI fork)    shortest prompt
-``vllm``                vLLM V1: running requests first, chunked prefill        ``--order``
-``vllm-v0``             vLLM V0: whole-prompt prefill batches first             ``--order``
-``sglang``              SGLang: a prefill batch when one can be formed          ``--order``
-``sglang-mixed``        SGLang ``--enable-mixed-chunk``                         ``--order``
+``vllm``                vLLM V1: running requests first, chunked prefill        ``order``
+``vllm-v0``             vLLM V0: whole-prompt prefill batches first             ``order``
+``sglang``              SGLang: a prefill batch when one can be formed          ``order``
+``sglang-mixed``        SGLang ``--enable-mixed-chunk``                         ``order``
 ``slai``                SLAI: deferred decodes, strict class then shortest      SLAI's own
 ``slai-sp``             SLAI without user priority                              shortest prompt
 ``slai-fcfs``           SLAI with FCFS admission                                FCFS
-``rad``                 RAD (a reconstruction): n* tokens a batch, split by     ``--order``
+``rad``                 RAD (a reconstruction): n* tokens a batch, split by     ``order``
                         backlog; routed by least work
-``rad-fixed:F``         RAD with a fixed decode share F (no spill)              ``--order``
+``rad-fixed:F``         RAD with a fixed decode share F (no spill)              ``order``
 ======================  =====================================================  ================
 
 ``rad`` and ``rad-fixed`` are reconstructions of the seed's RAD (../shared/MODEL_SERVING.md, "rad
@@ -35,7 +35,7 @@ Examples
 >>> parse_scheduler("slai", "fcfs")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-prefix_sched.errors.InputError: --order: scheduler 'slai' orders new prefills itself (strict class first, ...
+prefix_sched.errors.InputError: order: scheduler 'slai' orders new prefills itself (strict class first, ...
 >>> parse_scheduler("orca")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -63,7 +63,8 @@ from prefix_sched.solvers.serving.orders import (
     RandomQueue,
     check_order,
 )
-from prefix_sched.theory.numbers import Exact, brief, exact_number, to_json
+from prefix_sched.theory.numbers import Exact, brief, to_json
+from prefix_sched.theory.parameters import read_number
 
 
 RAD_NOTE = ("a reconstruction (../shared/MODEL_SERVING.md, 'rad (reading)'): the seed's RAD could not be read; "
@@ -91,7 +92,7 @@ class SchedulerName(str, Enum):
 @dataclass(frozen=True)
 class SchedulerRow:
     """One scheduler: the module and class that implement it, its options, the order of new
-    prefills when fixed (None: ``--order``, FCFS by default), whether it takes a fixed offset,
+    prefills when fixed (None: ``order``, FCFS by default), whether it takes a fixed offset,
     a one-line rule, its router across many engines when none is named, and a note that every
     output naming it carries (a reconstruction says so)."""
 
@@ -133,6 +134,9 @@ SCHEDULERS: dict[SchedulerName, SchedulerRow] = {
                                           note=RAD_FIXED_NOTE, takes_share=True),
 }
 """The registry: every list of schedulers (CLI, tests, benchmarks, docs) comes from this table."""
+
+MAX_ENGINES = 65536
+"""The most engines a run may have (each holds its own queue, memory and scheduler state)."""
 
 SCHEDULER_FORMS = tuple(name.value + (":1/4" if row.takes_share else "") for name, row in SCHEDULERS.items())
 """One runnable form of every scheduler (a parameter where one is needed: ``rad-fixed:1/4``)."""
@@ -205,7 +209,7 @@ def parse_scheduler(name: Any, order: Any = None, cache: str | None = "none") ->
     offset = share = None
     if colon and row.takes_share:
         try:
-            share = Fraction(exact_number(text, f"the decode share of {name!r}"))
+            share = Fraction(read_number(text, "the decode share"))
         except InputError as err:
             raise InputError(f"scheduler {name!r}: {err}") from None
         if not 0 <= share <= 1:
@@ -216,7 +220,7 @@ def parse_scheduler(name: Any, order: Any = None, cache: str | None = "none") ->
         if not row.takes_offset:
             raise InputError(f"scheduler {name!r}: {base!r} takes no parameter")
         try:
-            offset = exact_number(text, f"the offset of {name!r}")
+            offset = read_number(text, "the offset")
         except InputError as err:
             raise InputError(f"scheduler {name!r}: {err}") from None
         if offset < 0:
@@ -226,12 +230,12 @@ def parse_scheduler(name: Any, order: Any = None, cache: str | None = "none") ->
         text_order = order.label if isinstance(order, PolicySpec) else order
         if row.fixed_order is not None:
             takes = [s.value for s, r in SCHEDULERS.items() if r.fixed_order is None]
-            raise InputError(f"--order: scheduler {base!r} orders new prefills itself ({ORDER_TEXT[row.fixed_order]}), "
-                             f"got {text_order!r}; schedulers that take --order: {', '.join(takes)}")
+            raise InputError(f"order: scheduler {base!r} orders new prefills itself ({ORDER_TEXT[row.fixed_order]}), "
+                             f"got {text_order!r}; schedulers that take an order: {', '.join(takes)}")
         try:
             order_spec = check_order(order if isinstance(order, PolicySpec) else parse_policy(order), cache)
         except PrefixSchedError as err:
-            raise InputError(f"--order: {err}") from None
+            raise InputError(f"order: {err}") from None
         order_name = order_spec.name.value
     else:
         order_name = row.fixed_order or PolicyName.FCFS.value

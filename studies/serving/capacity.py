@@ -9,6 +9,13 @@ the probes run out. Rates are exact rationals. Bisection assumes that meeting th
 monotone in the rate (true of the expected figures, not of every sample): the result is a bracket of
 two probed rates, each with its figures, never a claim about rates not probed.
 
+Against the capacity bound (:mod:`prefix_sched.theory.serving.capacity_bound`): :func:`against_bound`
+puts a bracket beside the bound ``Lambda``, as ``low / Lambda`` and ``high / Lambda``, each rate
+taken as *realised* (``(n - 1) / (a_n - a_1)``, in a probe's ``extra["realised_rate"]`` when the
+probe recorded it, else the rate asked for): generated arrivals realise a rate other than the one
+asked (the seed's truncated exponential about 1.052 times it). A ratio above 1 is possible: an
+objective on a finite run (a median TTFT) does not test stability.
+
 Examples
 --------
 >>> calls = []
@@ -102,6 +109,41 @@ def find_capacity(probe: Callable[[Fraction], tuple[bool, list] | tuple[bool, li
         else:
             high = mid
     return Capacity(low, high, tuple(probes))
+
+
+@dataclass(frozen=True)
+class AgainstBound:
+    """A scheduler's bracket beside the bound: the rates asked for, the realised ones, and the
+    realised ones over ``bound`` (None where a side or the bound is missing)."""
+
+    scheduler: str
+    low: Fraction | None
+    high: Fraction | None
+    low_realised: Fraction | None
+    high_realised: Fraction | None
+    bound: Fraction | None
+    low_ratio: Fraction | None
+    high_ratio: Fraction | None
+
+
+def against_bound(scheduler: str, capacity: Capacity, bound: Exact | None) -> AgainstBound:
+    """``capacity`` beside the capacity bound ``bound`` (requests/s; None: no bound).
+
+    >>> result = Capacity(Fraction(2), Fraction(3), (Probe(Fraction(2), True, [], {"realised_rate": Fraction(21, 10)}),
+    ...                                                 Probe(Fraction(3), False)))
+    >>> row = against_bound("sarathi", result, 4)
+    >>> row.low_realised, row.low_ratio, row.high_ratio
+    (Fraction(21, 10), Fraction(21, 40), Fraction(3, 4))
+    """
+    realised = {p.rate: Fraction(p.extra.get("realised_rate", p.rate)) for p in capacity.probes}
+    low = None if capacity.low is None else realised.get(capacity.low, capacity.low)
+    high = None if capacity.high is None else realised.get(capacity.high, capacity.high)
+    bound = None if bound is None else Fraction(bound)
+
+    def ratio(value):
+        return None if value is None or bound is None else value / bound
+
+    return AgainstBound(scheduler, capacity.low, capacity.high, low, high, bound, ratio(low), ratio(high))
 
 
 def describe(capacity: Capacity) -> dict[str, Any]:

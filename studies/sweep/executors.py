@@ -43,7 +43,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from prefix_sched.errors import InputError
-from prefix_sched.studies.sweep.cells import Cell
+from prefix_sched.studies.sweep.cells import Cell, ServingCell
 from prefix_sched.studies.sweep.results import EXTRA_HINT
 from prefix_sched.studies.sweep.run_cell import CellResult, failed_record, run_cell
 
@@ -51,7 +51,7 @@ MAX_LOSSES = 3
 OnResult = Callable[[CellResult], None]
 
 
-def lost(cell: Cell, why: str) -> CellResult:
+def lost(cell: Cell | ServingCell, why: str) -> CellResult:
     """The failed result of a cell whose worker died :data:`MAX_LOSSES` times."""
     return CellResult(failed_record(cell, f"{why} {MAX_LOSSES} times"),
                       {"cell": cell.key, "wall_s": None, "host": socket.gethostname()})
@@ -164,7 +164,7 @@ def require_ray():
     try:
         import ray
     except ImportError as err:
-        raise InputError(f"--ray needs ray, which is not installed ({EXTRA_HINT})") from err
+        raise InputError(f"Ray is not installed ({EXTRA_HINT})") from err
     return ray
 
 
@@ -174,6 +174,8 @@ class RayExecutor:
 
     address: str
     workers: int | None = None
+    option: str = "ray"
+    """How the caller names the address in messages (the command: ``--ray``)."""
 
     def describe(self) -> str:
         window = f", at most {self.workers} cells at once" if self.workers else ""
@@ -187,7 +189,7 @@ class RayExecutor:
         except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:
             first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
             raise InputError(
-                f"--ray {self.address}: cannot connect to a Ray cluster ({first.strip()}); start one with "
+                f"{self.option} {self.address}: cannot connect to a Ray cluster ({first.strip()}); start one with "
                 "`ray start --head`, and for a cluster with token authentication make its token available "
                 "(~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN) and, with an explicit ADDRESS, "
                 "set RAY_AUTH_MODE=token"
@@ -202,10 +204,11 @@ class RayExecutor:
                 while pending and len(running) < window:
                     cell = pending.popleft()
                     box = []
-                    if cell.stream.kind == "file":
-                        if cell.stream.sha256 not in stored:
-                            stored[cell.stream.sha256] = [ray.put(Path(cell.stream.path).read_bytes())]
-                        box = stored[cell.stream.sha256]
+                    source = cell.source
+                    if source.kind == "file":
+                        if source.sha256 not in stored:
+                            stored[source.sha256] = [ray.put(Path(source.path).read_bytes())]
+                        box = stored[source.sha256]
                     running[task.remote(cell, box)] = cell
                 done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
                 for ref in done:

@@ -31,6 +31,20 @@ string or ``as-given``, ``offered_load``, the policy's ``policy``/``k``/``tie_br
 failed), ``exact`` (JSON: every recorded measure and the offered load as an exact number) and
 ``versions`` (JSON: Python, the platform, prefix-sched and numpy where the cell ran).
 
+A spec of serving cells (:mod:`~prefix_sched.studies.sweep.serving_spec`) writes the same files
+with the columns :data:`SERVING_COLUMNS`: settings (``trace``, ``variant``, ``source``, ``rate``,
+``offered_rate``, ``classes``, ``scheduler``, ``order``, ``router``, ``engines``, ``prefix_cache``,
+``cost``, ``budget``, ``kv_tokens``, ``block_size``, ``max_seqs``, ``seed``, ``objective``), ``status``
+and ``error``, the measures of :data:`SERVING_MEASURES`, then ``per_class``, ``exact``, ``engine``
+and ``versions`` (JSON). A folder holds one kind: its header says which.
+
+Every row read back (a resumed folder, ``sweep --summary``) is checked column by column
+(:func:`check_record`: types, no NaN or infinity, labels and settings that parse, seeds and counts
+in range), and a damaged row is refused naming the file, the line (or Parquet row) and the column.
+A folder whose ``results.csv`` lost rows that its ``results.parquet`` still holds gets them back
+when they are this spec's cells, and is refused when they are another spec's (the Parquet file is
+never overwritten then).
+
 What it leaves out: computing records (:mod:`~prefix_sched.studies.sweep.run_cell`) and choosing which
 cells to run (:mod:`~prefix_sched.studies.sweep.runner`).
 
@@ -39,11 +53,14 @@ Examples
 >>> import tempfile
 >>> folder = ResultsFolder(tempfile.mkdtemp() + "/out")
 >>> folder.check()
->>> record = blank_record("c0ffee") | {"stream": "s", "status": "ok", "count": 3, "p99": 2.5}
+>>> record = blank_record("00000000c0ffee00") | {
+...     "stream": "s", "source": "{}", "load": "as-given", "policy": "lpm", "k": "inf", "tie_break": "oldest",
+...     "cycle_start": "lpm", "cache": "last", "seed": 0, "alpha": "0", "view": "online", "batch_size": 1,
+...     "status": "ok", "count": 3, "p99": 2.5, "exact": "{}", "versions": "{}"}
 >>> with folder.opened() as done:
-...     folder.add(record, {"cell": "c0ffee", "wall_s": 0.25, "host": "h"})
+...     folder.add(record, {"cell": "00000000c0ffee00", "wall_s": 0.25, "host": "h"})
 >>> [(r["cell"], r["count"], r["p99"], r["mean"]) for r in read_results(folder.folder)]
-[('c0ffee', 3, 2.5, None)]
+[('00000000c0ffee00', 3, 2.5, None)]
 """
 
 from __future__ import annotations
@@ -52,18 +69,32 @@ import csv
 import fcntl
 import importlib.util
 import io
+import json
+import math
 import os
+import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from prefix_sched.errors import FormatError, InputError, OutputError
+from prefix_sched.errors import FormatError, InputError, OutputError, PrefixSchedError
+from prefix_sched.solvers.online.policies import CYCLE_STARTS, TIE_BREAKS, PolicyName, parse_k
+from prefix_sched.solvers.online.simulate import VIEWS
+from prefix_sched.solvers.serving.engine import PREFIX_CACHES
+from prefix_sched.solvers.serving.registry import MAX_ENGINES, parse_scheduler
+from prefix_sched.solvers.serving.routers import parse_router
 from prefix_sched.studies.rows import PolicyRow
+from prefix_sched.theory.cache import parse_cache
+from prefix_sched.theory.limits import FLOAT_MAX
 from prefix_sched.theory.measures import MEASURES
+from prefix_sched.theory.numbers import brief
 from prefix_sched.theory.outputs import atomic_path, check_output_path, write_text
+from prefix_sched.theory.parameters import INT64_MAX, SEED_MAX, read_number
+from prefix_sched.theory.serving.objectives import parse_objective
+from prefix_sched.theory.serving.requests import parse_classes
 
 SWEEP_MEASURES = ("count", "mean", "p50", "p90", "p99", "max", "makespan", "reused", "reused_share", "violations")
 """The measures a sweep can record (:data:`~prefix_sched.theory.measures.MEASURES`), in the order
@@ -77,7 +108,30 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     *((name, INT if MEASURES[name].integer else FLOAT) for name in SWEEP_MEASURES),
     ("exact", STR), ("versions", STR),
 )
+SERVING_MEASURES: tuple[tuple[str, str], ...] = (
+    ("requests", INT), ("ttft_p50", FLOAT), ("ttft_p90", FLOAT), ("ttft_p99", FLOAT), ("ttft_max", FLOAT),
+    ("tbt_p50", FLOAT), ("tbt_p99", FLOAT), ("tbt_max", FLOAT), ("tpot_mean", FLOAT), ("tpot_p99", FLOAT),
+    ("delay_p50", FLOAT), ("delay_p99", FLOAT), ("e2e_p50", FLOAT), ("e2e_p99", FLOAT),
+    ("throughput_tok_s", FLOAT), ("goodput_req_s", FLOAT), ("met", INT), ("preemptions", INT), ("reused", INT),
+    ("reused_share", FLOAT), ("iterations", INT), ("imbalance", FLOAT), ("objective_met", INT),
+)
+"""The measures of a serving row, in the order of their columns: the names of
+:func:`~prefix_sched.theory.serving.measures.summarize` for all requests (times in microseconds,
+throughput in output tokens/s, goodput in requests/s), ``reused`` and ``reused_share`` as in
+:mod:`~prefix_sched.theory.measures` (prompt tokens found in the prefix cache, and their share of
+all prompt tokens), the run's ``iterations`` and ``preemptions``, ``imbalance`` (the most requests
+on one engine over the mean; 1 for one engine) and ``objective_met`` (1 when the run meets the
+spec's objective, 0 when not, empty without one). Persisted: the columns and the keys depend on it."""
+SERVING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("cell", STR), ("trace", STR), ("variant", STR), ("source", STR), ("rate", STR), ("offered_rate", FLOAT),
+    ("classes", STR), ("scheduler", STR), ("order", STR), ("router", STR), ("engines", INT), ("prefix_cache", STR),
+    ("cost", STR), ("budget", INT), ("kv_tokens", INT), ("block_size", INT), ("max_seqs", INT), ("seed", INT),
+    ("objective", STR), ("status", STR), ("error", STR), *SERVING_MEASURES,
+    ("per_class", STR), ("exact", STR), ("engine", STR), ("versions", STR),
+)
 TIMING_COLUMNS: tuple[tuple[str, str], ...] = (("cell", STR), ("wall_s", FLOAT), ("host", STR))
+SCHEMAS = {"policy": COLUMNS, "serving": SERVING_COLUMNS}
+"""The row schema of each kind of cell."""
 RESULTS_CSV, RESULTS_PARQUET, TIMINGS_CSV, LOCK = "results.csv", "results.parquet", "timings.csv", ".sweep.lock"
 CHECKPOINT_S = 10.0
 EXTRA_HINT = "pip install 'prefix-sched[sweep]'"
@@ -90,9 +144,9 @@ def has_pyarrow() -> bool:
     return importlib.util.find_spec("pyarrow") is not None
 
 
-def blank_record(cell: str) -> Record:
-    """A record of :data:`COLUMNS` for ``cell`` with every other value empty (``""`` or None)."""
-    return {name: (cell if name == "cell" else "" if kind == STR else None) for name, kind in COLUMNS}
+def blank_record(cell: str, columns=COLUMNS) -> Record:
+    """A record of ``columns`` for ``cell`` with every other value empty (``""`` or None)."""
+    return {name: (cell if name == "cell" else "" if kind == STR else None) for name, kind in columns}
 
 
 def measure_columns(row: PolicyRow) -> Record:
@@ -107,9 +161,10 @@ class ResultsFolder:
     Call :meth:`check` before any work, then write inside :meth:`opened`.
     """
 
-    def __init__(self, folder: Path | str, option: str = "--out") -> None:
+    def __init__(self, folder: Path | str, option: str = "out", columns=COLUMNS) -> None:
         self.folder = Path(folder)
         self.option = option
+        self.columns = columns
         self.parquet = has_pyarrow()
         self.rows: dict[str, Record] = {}
         self.timings: dict[str, Record] = {}
@@ -142,9 +197,12 @@ class ResultsFolder:
                               f"to keep it up to date ({EXTRA_HINT}, or remove the file)")
 
     @contextmanager
-    def opened(self) -> Iterator[dict[str, Record]]:
+    def opened(self, keys: Collection[str] | None = None) -> Iterator[dict[str, Record]]:
         """Lock the folder, load the rows it has (dropping a row cut off by a kill), and yield them
-        by cell key; on leaving, even by Ctrl-C, write the sorted CSV and Parquet files and unlock."""
+        by cell key; on leaving, even by Ctrl-C, write the sorted CSV and Parquet files and unlock.
+
+        ``keys`` are the cells of the spec being run: rows the Parquet file holds and the CSV lost
+        come back when they are among them, and the folder is refused when they are not."""
         try:
             self.folder.mkdir(exist_ok=True)
         except OSError as err:
@@ -155,8 +213,9 @@ class ResultsFolder:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise OutputError(f"{self.option}: another sweep is writing to {self.folder}") from None
-            self.rows = self._load(RESULTS_CSV, COLUMNS, unique=True)
+            self.rows = self._load(RESULTS_CSV, self.columns, unique=True)
             self.timings = self._load(TIMINGS_CSV, TIMING_COLUMNS, unique=False)
+            self._recover(keys)
             self._open_journals()
             try:
                 yield self.rows
@@ -179,12 +238,12 @@ class ResultsFolder:
         key = row["cell"]
         if key in self.rows:
             raise AssertionError(f"cell {key} would be written twice")
-        for name, record, columns in ((RESULTS_CSV, row, COLUMNS), (TIMINGS_CSV, timing, TIMING_COLUMNS)):
+        self.rows[key] = row  # first: a Ctrl-C below still leaves the row counted and in the final files
+        self.timings[key] = timing
+        for name, record, columns in ((RESULTS_CSV, row, self.columns), (TIMINGS_CSV, timing, TIMING_COLUMNS)):
             handle = self._handles[name]
             csv.writer(handle, lineterminator="\n").writerow(_encode(record, columns))
             handle.flush()
-        self.rows[key] = row
-        self.timings[key] = timing
         if time.monotonic() - self._checkpointed >= CHECKPOINT_S:
             self.checkpoint()
 
@@ -193,7 +252,7 @@ class ResultsFolder:
         for handle in self._handles.values():
             os.fsync(handle.fileno())
         if self.parquet:
-            write_parquet(self.path(RESULTS_PARQUET), _sorted(self.rows), self.option)
+            write_parquet(self.path(RESULTS_PARQUET), _sorted(self.rows), self.option, self.columns)
         self._checkpointed = time.monotonic()
 
     # --- internals -------------------------------------------------------------------------
@@ -202,6 +261,8 @@ class ResultsFolder:
         path = self.path(name)
         if not path.exists():
             return {}
+        if not path.is_file():
+            raise OutputError(f"{self.option}: {path} is not a regular file")
         data = path.read_bytes()
         if data and not data.endswith(b"\n"):
             keep = data.rfind(b"\n") + 1
@@ -209,10 +270,35 @@ class ResultsFolder:
                 handle.truncate(keep)
             self.repaired.append(f"{path}: dropped a row cut off by a kill ({len(data) - keep} bytes)")
             data = data[:keep]
-        return _parse_csv(path, data.decode("utf-8"), columns, unique)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise FormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); give the sweep a new "
+                              "folder") from None
+        return _parse_csv(path, text, columns, unique, check=columns is not TIMING_COLUMNS)
+
+    def _recover(self, keys: Collection[str] | None) -> None:
+        """Rows the Parquet file holds and the CSV does not: back into the rows when they are this
+        spec's cells (``keys``); refused when they are not (the Parquet file is left as it is)."""
+        path = self.path(RESULTS_PARQUET)
+        if keys is None or not self.parquet or not path.exists():
+            return
+        stored = _read_parquet(path, self.columns)
+        lost = [row for row in stored if row["cell"] not in self.rows]
+        if not lost:
+            return
+        foreign = [row["cell"] for row in lost if row["cell"] not in keys]
+        if foreign:
+            raise OutputError(f"{self.option}: {path} holds {len(foreign)} rows of cells not in this spec that "
+                              f"{RESULTS_CSV} does not have (cell {foreign[0]}, ...): it belongs to another sweep; "
+                              "give this one a new folder (the files are left as they are)")
+        for row in lost:
+            self.rows[row["cell"]] = row
+        self.repaired.append(f"{self.path(RESULTS_CSV)}: {len(lost)} rows missing from it were taken back from "
+                             f"{path}")
 
     def _open_journals(self) -> None:
-        for name, columns in ((RESULTS_CSV, COLUMNS), (TIMINGS_CSV, TIMING_COLUMNS)):
+        for name, columns in ((RESULTS_CSV, self.columns), (TIMINGS_CSV, TIMING_COLUMNS)):
             path = self.path(name)
             fresh = not path.exists() or path.stat().st_size == 0
             handle = open(path, "a", encoding="utf-8", newline="")
@@ -232,10 +318,10 @@ class ResultsFolder:
         self._close_journals()
         self._write_sorted()
         if self.parquet:
-            write_parquet(self.path(RESULTS_PARQUET), _sorted(self.rows), self.option)
+            write_parquet(self.path(RESULTS_PARQUET), _sorted(self.rows), self.option, self.columns)
 
     def _write_sorted(self) -> None:
-        write_text(self.path(RESULTS_CSV), csv_text(_sorted(self.rows), COLUMNS), self.option)
+        write_text(self.path(RESULTS_CSV), csv_text(_sorted(self.rows), self.columns), self.option)
         timings = [self.timings[key] for key in sorted(self.timings) if key in self.rows]
         write_text(self.path(TIMINGS_CSV), csv_text(timings, TIMING_COLUMNS), self.option)
 
@@ -274,67 +360,215 @@ def csv_text(rows: Sequence[Mapping[str, Any]], columns=COLUMNS) -> str:
     return buffer.getvalue()
 
 
-def _parse_csv(path: Path, text: str, columns, unique: bool) -> dict[str, Record]:
+def _parse_csv(path: Path, text: str, columns, unique: bool, check: bool = True) -> dict[str, Record]:
     reader = csv.reader(io.StringIO(text))
     names = [name for name, _ in columns]
-    header = next(reader, None)
-    if header is None:
-        return {}
-    if header != names:
-        raise FormatError(f"{path}: not a results file of this prefix-sched version (its columns are not "
-                          f"{', '.join(names)}); give the sweep a new folder")
     rows: dict[str, Record] = {}
-    for fields in reader:
-        where = f"{path}:{reader.line_num}"
-        if len(fields) != len(columns):
-            raise FormatError(f"{where}: expected {len(columns)} fields, got {len(fields)}")
-        row = {}
-        for (name, kind), text_value in zip(columns, fields):
-            row[name] = _decode(where, name, kind, text_value)
-        if unique and row["cell"] in rows:
-            raise FormatError(f"{where}: cell {row['cell']} appears twice")
-        rows[row["cell"]] = row
+    try:
+        header = next(reader, None)
+        if header is None:
+            return {}
+        if header != names:
+            raise FormatError(f"{path}: {_not_this_schema(header, columns)}; give the sweep a new folder")
+        for fields in reader:
+            where = f"{path}:{reader.line_num}"
+            if len(fields) != len(columns):
+                raise FormatError(f"{where}: expected {len(columns)} fields, got {len(fields)}")
+            row = {}
+            for (name, kind), text_value in zip(columns, fields):
+                row[name] = _decode(where, name, kind, text_value)
+            if check:
+                check_record(row, where, columns)
+            if unique and row["cell"] in rows:
+                raise FormatError(f"{where}: cell {row['cell']} appears twice")
+            rows[row["cell"]] = row
+    except csv.Error as err:
+        raise FormatError(f"{path}:{reader.line_num}: not CSV ({err})") from None
     return rows
 
 
+def _not_this_schema(names: Sequence[str], columns) -> str:
+    for kind, schema in SCHEMAS.items():
+        if list(names) == [name for name, _ in schema] and schema is not columns:
+            return f"it holds the rows of {kind} cells, not of this spec's kind"
+    return (f"not a results file of this prefix-sched version (its columns are not "
+            f"{', '.join(name for name, _ in columns)})")
+
+
+_INT = re.compile(r"-?[0-9]+\Z")
+_FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?\Z")
+
+
 def _decode(where: str, name: str, kind: str, text: str) -> Any:
+    """A field as written by :func:`csv_text`: ASCII digits only (no NaN, infinity, ``+`` or ``_``)."""
     if kind == STR:
         return text
     if text == "":
         return None
+    pattern, what = (_INT, "an integer") if kind == INT else (_FLOAT, "a finite number")
+    if not pattern.match(text) or len(text) > 400:
+        raise FormatError(f"{where}: column {name} must be {what}, got {brief(text)}")
+    value = int(text) if kind == INT else float(text)
+    if kind == FLOAT and not math.isfinite(value):
+        raise FormatError(f"{where}: column {name} must be a finite number, got {brief(text)}")
+    return value
+
+
+# --- what a row may hold, column by column ----------------------------------------------------
+
+_CELL = re.compile(r"[0-9a-f]{16}\Z")
+_LABEL = re.compile(r"[A-Za-z0-9_-]+\Z")
+_VARIANT = re.compile(r"([a-z_]+=[0-9./-]+(,[a-z_]+=[0-9./-]+)*)?\Z")
+
+
+def _json_object(value: str) -> str | None:
     try:
-        return int(text) if kind == INT else float(text)
-    except ValueError:
-        raise FormatError(f"{where}: column {name} must be {'an integer' if kind == INT else 'a number'}, "
-                          f"got {text!r}") from None
+        return None if isinstance(json.loads(value), dict) else "must be a JSON object"
+    except (ValueError, RecursionError):
+        return "must be JSON"
 
 
-def write_parquet(path: Path, rows: Sequence[Mapping[str, Any]], option: str) -> None:
-    """Write ``rows`` (of :data:`COLUMNS`) to ``path`` as Parquet, atomically."""
+def _exact_text(value: str, above: bool = False, empty: bool = False, as_given: bool = False) -> str | None:
+    if empty and value == "" or as_given and value == AS_GIVEN_TEXT:
+        return None
+    try:
+        number = read_number(value, "value")
+    except InputError:
+        return "must be an exact number like 3, 2.5 or 7/3" + (" or 'as-given'" if as_given else "")
+    if number < 0 or (above and number == 0):
+        return f"must be {'> 0' if above else '>= 0'}"
+    if number > FLOAT_MAX:
+        return "must lie in a float's range"
+    return None
+
+
+def _parses(parse: Callable[[str], Any], empty: bool = False) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if empty and value == "":
+            return None
+        try:
+            parse(value)
+        except (PrefixSchedError, ValueError, TypeError) as err:
+            return f"does not parse ({err})"
+        return None
+    return check
+
+
+def _policy_label(value: str) -> str | None:
+    base, _, rest = value.partition("(")
+    if base not in {p.value for p in PolicyName} or (rest and not rest.endswith(")")):
+        return "must be a policy label like 'fcfs' or 'k-lpm(k=3)'"
+    if base == PolicyName.KLPM.value:
+        k = rest.removeprefix("k=").split(")")[0].split(",")[0]
+        if not rest.startswith("k=") or _parses(parse_k)(k) is not None:
+            return "must be a k-lpm label like 'k-lpm(k=3)' or 'k-lpm(k=inf)'"
+    return None
+
+
+def _k_text(value: str) -> str | None:
+    return None if value == "None" or _parses(parse_k)(value) is None else "must be an integer >= 0, 'inf' or 'None'"
+
+
+def _one_of(valid: Collection[str]) -> Callable[[str], str | None]:
+    return lambda value: None if value in valid else f"must be one of {', '.join(valid)}"
+
+
+def _integer(low: int, high: int = INT64_MAX) -> Callable[[int], str | None]:
+    return lambda value: None if low <= value <= high else f"must lie in [{low}, {high}]"
+
+
+def _nonnegative(value: float) -> str | None:
+    return None if value >= 0 else "must be >= 0"
+
+
+AS_GIVEN_TEXT = "as-given"
+_ANY: Callable[[Any], str | None] = lambda value: None
+_NONEMPTY: Callable[[str], str | None] = lambda value: None if value else "must not be empty"
+_STATUS = _one_of(("ok", "failed"))
+
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "cell": lambda value: None if _CELL.match(value) else "must be a cell key of 16 hex digits",
+    "stream": lambda value: None if _LABEL.match(value) else "must be a stream's name",
+    "trace": lambda value: None if _LABEL.match(value) else "must be a trace's name",
+    "variant": lambda value: None if _VARIANT.match(value) else "must be swept parameters like 'rate=1/2,n=4'",
+    "error": _ANY,
+    "source": _json_object, "exact": _json_object, "versions": _json_object, "per_class": _json_object,
+    "engine": _json_object,
+    "load": lambda value: _exact_text(value, above=True, as_given=True),
+    "rate": lambda value: _exact_text(value, above=True, as_given=True),
+    "offered_load": _nonnegative, "offered_rate": _nonnegative,
+    "policy": _policy_label, "k": _k_text, "tie_break": _one_of(TIE_BREAKS), "cycle_start": _one_of(CYCLE_STARTS),
+    "cache": lambda value: None if _parses(parse_cache)(value) is None and parse_cache(value).spec == value
+    else "must be a cache model spec (last, lru:TOKENS, unbounded)",
+    "seed": _integer(0, SEED_MAX), "alpha": lambda value: _exact_text(value), "view": _one_of(VIEWS),
+    "batch_size": _integer(1), "ttft_bound": lambda value: _exact_text(value, empty=True), "status": _STATUS,
+    "classes": _parses(parse_classes, empty=True), "scheduler": _parses(parse_scheduler), "order": _NONEMPTY,
+    "router": _parses(parse_router, empty=True), "engines": _integer(1, MAX_ENGINES),
+    "prefix_cache": _one_of(tuple(PREFIX_CACHES)), "cost": _NONEMPTY, "budget": _integer(1), "kv_tokens": _integer(1),
+    "block_size": _integer(1), "max_seqs": _integer(1), "objective": _parses(parse_objective, empty=True),
+    "objective_met": _integer(0, 1), "imbalance": _nonnegative,
+}
+"""A check per column name (both schemas): ``check(value)`` is None or what is wrong. Measures not
+listed are counts ``>= 0`` (integers) or finite numbers ``>= 0``; empty values are None and fine."""
+
+
+def check_record(record: Mapping[str, Any], where: str, columns=COLUMNS) -> None:
+    """Refuse a record read back whose value in some column is not what a sweep writes there (the
+    module docstring), naming ``where`` (file and line) and the column.
+
+    >>> check_record(blank_record("c0ffee") | {"status": "ok"}, "r.csv:2")
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.FormatError: r.csv:2: column cell must be a cell key of 16 hex digits, got 'c0ffee'
+    """
+    for name, kind in columns:
+        value = record[name]
+        if value is None:
+            if kind == STR:
+                raise FormatError(f"{where}: column {name} must be text, got None")
+            continue
+        expected = str if kind == STR else int if kind == INT else float
+        if type(value) is not expected and not (expected is float and type(value) is int):
+            raise FormatError(f"{where}: column {name} must be {'text' if kind == STR else kind}, got {brief(value)}")
+        if kind == FLOAT and not math.isfinite(value):
+            raise FormatError(f"{where}: column {name} must be a finite number, got {brief(value)}")
+        check = CHECKS.get(name, _integer(0) if kind == INT else _nonnegative if kind == FLOAT else _ANY)
+        problem = check(value)
+        if problem is not None:
+            raise FormatError(f"{where}: column {name} {problem}, got {brief(value)}")
+
+
+def write_parquet(path: Path, rows: Sequence[Mapping[str, Any]], option: str, columns=COLUMNS) -> None:
+    """Write ``rows`` (of ``columns``) to ``path`` as Parquet, atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = {STR: pa.string(), INT: pa.int64(), FLOAT: pa.float64()}
-    table = pa.table({name: pa.array([row[name] for row in rows], type=types[kind]) for name, kind in COLUMNS})
+    table = pa.table({name: pa.array([row[name] for row in rows], type=types[kind]) for name, kind in columns})
     with atomic_path(path, option) as temporary:
         pq.write_table(table, temporary, compression="snappy")
 
 
 def read_results(path: Path | str) -> list[Record]:
-    """The rows of a results folder (its ``results.csv``), a results CSV or a results Parquet file.
+    """The rows of a results folder (its ``results.csv``), a results CSV or a results Parquet file,
+    of either kind (:data:`SCHEMAS`; :func:`results_kind` tells which), every row checked
+    (:func:`check_record`).
 
     A sweep may be writing the folder: a last row without its newline is left out.
 
     Raises
     ------
     FormatError
-        If the file cannot be read or is not a results file.
+        If the file cannot be read, is not a results file or holds a damaged row (naming the
+        file, the line and the column).
     InputError
         If it is a Parquet file and pyarrow is not installed.
     """
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_CSV
+    if path.exists() and not path.is_file():
+        raise FormatError(f"cannot read the results {path}: not a regular file")
     if path.suffix == ".parquet":
         return _read_parquet(path)
     try:
@@ -343,21 +577,43 @@ def read_results(path: Path | str) -> list[Record]:
     except OSError as err:
         raise FormatError(f"cannot read the results {path}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
-        raise FormatError(f"{path}: not UTF-8 text ({err.reason})") from err
-    return list(_parse_csv(path, text, COLUMNS, unique=True).values())
+        raise FormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+    header = next(csv.reader(io.StringIO(text[:text.find("\n") + 1])), []) if "\0" not in text[:4096] else []
+    return list(_parse_csv(path, text, _schema_of(header), unique=True).values())
 
 
-def _read_parquet(path: Path) -> list[Record]:
+def results_kind(rows: Sequence[Record]) -> str:
+    """``"serving"`` for rows of serving cells, else ``"policy"``."""
+    return "serving" if rows and "scheduler" in rows[0] else "policy"
+
+
+def _schema_of(names: Sequence[str]):
+    for schema in SCHEMAS.values():
+        if list(names) == [name for name, _ in schema]:
+            return schema
+    return COLUMNS
+
+
+def _read_parquet(path: Path, columns=None) -> list[Record]:
     if not has_pyarrow():
         raise InputError(f"reading {path} needs pyarrow ({EXTRA_HINT}); the results.csv beside it has the same rows")
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
-    except (OSError, ValueError) as err:
-        raise FormatError(f"cannot read the results {path}: {err}") from err
-    names = [name for name, _ in COLUMNS]
-    if table.column_names != names:
-        raise FormatError(f"{path}: not a results file of this prefix-sched version (its columns are not "
-                          f"{', '.join(names)})")
-    return table.to_pylist()
+        columns = columns or _schema_of(table.column_names)
+        names = [name for name, _ in columns]
+        if table.column_names != names:
+            raise FormatError(f"{path}: {_not_this_schema(table.column_names, columns)}")
+        rows = table.to_pylist()
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise FormatError(f"cannot read the results {path}: {brief(str(err))}") from err
+    seen = set()
+    for number, row in enumerate(rows, start=1):
+        where = f"{path}: row {number}"
+        check_record(row, where, columns)
+        if row["cell"] in seen:
+            raise FormatError(f"{where}: cell {row['cell']} appears twice")
+        seen.add(row["cell"])
+    return rows

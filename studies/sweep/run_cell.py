@@ -58,8 +58,9 @@ from prefix_sched.provenance import package_versions
 from prefix_sched.theory.load import offered_load, rescale_to_load
 from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.studies.rows import policy_row
-from prefix_sched.studies.sweep.cells import Cell
+from prefix_sched.studies.sweep.cells import Cell, ServingCell
 from prefix_sched.studies.sweep.results import Record, blank_record, measure_columns
+from prefix_sched.studies.sweep.serving_cells import serving_record, serving_settings
 from prefix_sched.studies.sweep.spec import AS_GIVEN, GENERATORS, StreamSource, read_file_stream
 from prefix_sched.theory.numbers import to_json
 from prefix_sched.theory.stream import Stream
@@ -76,23 +77,27 @@ class CellResult:
     timing: Record
 
 
-def run_cell(cell: Cell, fetch: Callable[[], bytes] | None = None) -> CellResult:
-    """Compute ``cell``'s record; an exception inside becomes a failed record, never a raise.
+def run_cell(cell: Cell | ServingCell, fetch: Callable[[], bytes] | None = None) -> CellResult:
+    """Compute ``cell``'s record (a serving cell's by :mod:`~prefix_sched.studies.sweep.serving_cells`);
+    an exception inside becomes a failed record, never a raise.
 
     ``fetch`` returns a file stream's bytes (called only when this process has not built the
     stream yet); by default they are read from the file.
     """
     started = time.perf_counter()
     try:
-        record = _record(cell, fetch)
+        record = serving_record(cell, fetch, _versions()) if isinstance(cell, ServingCell) else _record(cell, fetch)
     except Exception as err:  # a failing cell is recorded with its error and the sweep goes on
         record = failed_record(cell, f"{type(err).__name__}: {err}")
     return CellResult(record, {"cell": cell.key, "wall_s": time.perf_counter() - started, "host": socket.gethostname()})
 
 
-def failed_record(cell: Cell, error: str) -> Record:
+def failed_record(cell: Cell | ServingCell, error: str) -> Record:
     """The record of a cell that failed with ``error`` (made one line)."""
     one_line = " ".join(part.strip() for part in error.splitlines() if part.strip())
+    if isinstance(cell, ServingCell):
+        return serving_settings(cell) | {"status": "failed", "error": one_line, "per_class": "{}", "exact": "{}",
+                                         "engine": "{}", "versions": _versions()}
     return _settings(cell) | {"status": "failed", "error": one_line, "exact": "{}", "versions": _versions()}
 
 

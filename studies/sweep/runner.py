@@ -42,8 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prefix_sched.studies.sweep.cells import expand
-from prefix_sched.studies.sweep.results import ResultsFolder
+from prefix_sched.studies.sweep.results import SCHEMAS, ResultsFolder
 from prefix_sched.studies.sweep.run_cell import CellResult
+from prefix_sched.studies.sweep.serving_spec import ServingSpec
 from prefix_sched.studies.sweep.spec import Spec
 
 
@@ -79,7 +80,7 @@ class SweepOutcome:
 
 
 def run_sweep(
-    spec: Spec,
+    spec: Spec | ServingSpec,
     folder: ResultsFolder,
     executor,
     *,
@@ -94,9 +95,10 @@ def run_sweep(
     """
     cells = expand(spec)
     keys = {cell.key for cell in cells}
-    ran = 0
+    folder.columns = SCHEMAS["serving" if isinstance(spec, ServingSpec) else "policy"]
     interrupted = False
-    with folder.opened() as done:
+    todo: list = []
+    with folder.opened(keys) as done:
         if retry_failed:
             folder.drop([key for key in keys if key in done and done[key]["status"] == "failed"])
         todo = [cell for cell in cells if cell.key not in done]
@@ -105,9 +107,7 @@ def run_sweep(
             on_start(len(todo), skipped)
 
         def record(result: CellResult) -> None:
-            nonlocal ran
             folder.add(result.record, result.timing)
-            ran += 1
             if on_result is not None:
                 on_result(result)
 
@@ -117,5 +117,8 @@ def run_sweep(
         except KeyboardInterrupt:
             interrupted = True
         rows = folder.rows
+    # Counted from the rows kept, not from callbacks: a Ctrl-C may land inside one (say, during the
+    # first Parquet save), after its row was recorded and before the callback returned.
+    ran = sum(1 for cell in todo if cell.key in rows)
     failed = tuple(sorted(key for key in keys if key in rows and rows[key]["status"] == "failed"))
     return SweepOutcome(len(cells), skipped, ran, failed, len(set(rows) - keys), interrupted, tuple(folder.repaired))

@@ -75,7 +75,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
-import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -84,16 +83,22 @@ from pathlib import Path
 from typing import Any
 
 from prefix_sched.errors import FormatError, PrefixSchedError
-from prefix_sched.theory.load import offered_load
-from prefix_sched.solvers.online.policies import CYCLE_STARTS, TIE_BREAKS, PolicyName, PolicySpec, parse_k, parse_policy
+from prefix_sched.solvers.online.policies import (
+    CYCLE_STARTS, TIE_BREAKS, PolicyName, PolicySpec, option_refusal, parse_k, parse_policy, same_run,
+    takes_k_option,
+)
 from prefix_sched.solvers.online.simulate import VIEWS
+from prefix_sched.studies.sweep.reader import Reader, product
 from prefix_sched.studies.sweep.results import SWEEP_MEASURES
-from prefix_sched.theory.measures import MEASURES
+from prefix_sched.studies.sweep.serving_spec import SERVING_KEYS, ServingSpec, serving_spec
 from prefix_sched.theory.cache import parse_cache
-from prefix_sched.theory.numbers import Exact, exact_number, to_json
-from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
-from prefix_sched.theory.stream import Stream
 from prefix_sched.theory.formats import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
+from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
+from prefix_sched.theory.limits import computable_problem
+from prefix_sched.theory.load import offered_load
+from prefix_sched.theory.measures import MEASURES
+from prefix_sched.theory.numbers import Exact, brief, to_json
+from prefix_sched.theory.stream import Stream
 
 SPEC_VERSION = 1
 AS_GIVEN = "as-given"
@@ -111,6 +116,8 @@ TOP_KEYS = ("version", "seeds", "caches", "metrics", "ttft", "alpha", "view", "b
 STREAM_KEYS = ("loads", "seeds")
 FILE_KEYS = ("file", "format", "tokens_per_ms", "limit")
 POLICY_KEYS = ("name", "k", "tie_break", "cycle_start")
+SPEC_NAMES = {"policy": "name"}
+"""The [[policies]] key of each policy option of the library whose key differs (the policy is ``name``)."""
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -182,7 +189,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class Spec:
-    """A checked sweep spec; ``path`` is the file as it was named."""
+    """A checked sweep spec of policy cells; ``path`` is the file as it was named."""
 
     path: str
     streams: tuple[StreamSource, ...]
@@ -191,8 +198,9 @@ class Spec:
     settings: Settings
 
 
-def read_spec(path: Path | str) -> Spec:
-    """Read and check the sweep spec at ``path``.
+def read_spec(path: Path | str) -> Spec | ServingSpec:
+    """Read and check the sweep spec at ``path``: policy cells, or serving cells
+    (:mod:`~prefix_sched.studies.sweep.serving_spec`) when it has ``[traces.NAME]`` and ``[[servers]]``.
 
     Raises
     ------
@@ -201,6 +209,10 @@ def read_spec(path: Path | str) -> Spec:
     """
     name = str(path)
     try:
+        if not Path(path).is_file():
+            what = "a folder" if Path(path).is_dir() else "missing" if not Path(path).exists() else \
+                "not a regular file"
+            raise FormatError(f"cannot read the sweep spec {name}: {what}")
         text = Path(path).read_bytes().decode("utf-8")
     except OSError as err:
         raise FormatError(f"cannot read the sweep spec {name}: {err.strerror or err}") from err
@@ -210,31 +222,37 @@ def read_spec(path: Path | str) -> Spec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise FormatError(f"{name}: not valid TOML ({err})") from err
-    return _Reader(name, Path(path).resolve().parent).spec(data)
+    except RecursionError:
+        raise FormatError(f"{name}: not valid TOML (nested too deeply)") from None
+    return check_spec(data, name, Path(path).resolve().parent)
 
 
-class _Reader:
-    """Checks one spec; every error names ``self.name`` and the key."""
+def check_spec(data: Mapping[str, Any], name: str, folder: Path) -> Spec | ServingSpec:
+    """Check a spec read from TOML (``data``); ``name`` is how errors name it, ``folder`` where its
+    relative paths start. Every refusal is a :class:`~prefix_sched.errors.FormatError`."""
+    if any(key in data for key in SERVING_KEYS):
+        return serving_spec(data, Reader(name, folder))
+    return _Reader(name, folder).spec(data)
 
-    def __init__(self, name: str, folder: Path) -> None:
-        self.name = name
-        self.folder = folder
 
-    def error(self, where: str, key: str, message: str) -> FormatError:
-        place = f"{where} " if where else ""
-        return FormatError(f"{self.name}: {place}{key}: {message}")
+class _Reader(Reader):
+    """Checks one spec of policy cells; every error names ``self.name`` and the key."""
 
     # --- the whole spec --------------------------------------------------------------------
 
     def spec(self, data: Mapping[str, Any]) -> Spec:
         self.known_keys("", data, TOP_KEYS)
         if "version" in data and (isinstance(data["version"], bool) or data["version"] != SPEC_VERSION):
-            raise self.error("", "version", f"only version {SPEC_VERSION} is known, got {data['version']!r}")
+            raise self.error("", "version", f"only version {SPEC_VERSION} is known, got {brief(data['version'])}")
         seeds = self.seeds("", data)
         settings = self.settings(data)
         caches = self.caches(data)
-        streams = self.streams(data, seeds, caches)
-        policies = self.policies(data)
+        tables = self.stream_tables(data)
+        policy_tables = self.policy_tables(data)
+        self.check_size(self.count(tables, seeds) * len(caches) * sum(
+            product([len(values) for values in options.values()]) for options in policy_tables))
+        policies = self.policies(policy_tables)
+        streams = self.streams(tables, seeds, caches, policies, settings)
         return Spec(self.name, streams, policies, caches, settings)
 
     def settings(self, data: Mapping[str, Any]) -> Settings:
@@ -265,36 +283,62 @@ class _Reader:
 
     # --- streams ---------------------------------------------------------------------------
 
-    def streams(self, data: Mapping[str, Any], seeds: tuple[int, ...], caches: Sequence[str]) -> tuple[StreamSource, ...]:
+    def stream_tables(self, data: Mapping[str, Any]) -> list[tuple[str, str, dict]]:
+        """``(name, where, body)`` of each ``[streams.NAME]`` table, its keys and list lengths checked."""
         if "streams" not in data:
             raise self.error("", "streams", "missing: add a [streams.NAME] table per stream source")
         tables = data["streams"]
         if not isinstance(tables, dict):
-            raise self.error("", "streams", f"must be a table of [streams.NAME] tables, got {tables!r}")
+            raise self.error("", "streams", f"must be a table of [streams.NAME] tables, got {brief(tables)}")
         if not tables:
             raise self.error("", "streams", "no stream sources: add a [streams.NAME] table")
-        sources = []
+        found = []
         for table, body in tables.items():
             where = f"[streams.{table}]"
             if not _NAME.fullmatch(table):
-                raise self.error("", "streams", f"a stream's name must be letters, digits, '_' or '-', got {table!r}")
-            if not isinstance(body, dict):
-                raise self.error("", f"streams.{table}", f"must be a table, got {body!r}")
-            own_seeds = self.seeds(where, body) if "seeds" in body else seeds
-            loads = self.loads(where, body)
+                raise self.error("", "streams", f"a stream's name must be letters, digits, '_' or '-', got {brief(table)}")
+            body = self.table("", f"streams.{table}", body)
             if ("generator" in body) == ("file" in body):
                 raise self.error(where, "generator", 'give either generator = "def4" | "poisson" or file = "PATH"')
+            if "generator" in body:
+                kind = self.choice(where, "generator", body["generator"], tuple(GENERATORS))
+                self.known_keys(where, body, ("generator", *STREAM_KEYS, *GENERATORS[kind][1]))
+                for name in GENERATORS[kind][1]:
+                    if name in body:
+                        self.values(where, name, body[name], scalar=True)
+            else:
+                self.known_keys(where, body, (*FILE_KEYS, *STREAM_KEYS))
+            self.values(where, "loads", body.get("loads", [AS_GIVEN]))
+            found.append((table, where, body))
+        return found
+
+    def count(self, tables: Sequence[tuple[str, str, dict]], seeds: tuple[int, ...]) -> int:
+        """The streams' share of the grid: variants x loads x seeds, from the lists' lengths."""
+        total = 0
+        for _table, where, body in tables:
+            variants = 1
+            if "generator" in body:
+                variants = product([len(self.values(where, k, body[k], scalar=True))
+                                    for k in GENERATORS[body["generator"]][1] if k in body])
+            own = len(self.values(where, "seeds", body["seeds"])) if "seeds" in body else len(seeds)
+            total += variants * len(body.get("loads", [AS_GIVEN])) * own
+        return total
+
+    def streams(self, tables, seeds, caches, policies, settings) -> tuple[StreamSource, ...]:
+        sources = []
+        for table, where, body in tables:
+            own_seeds = self.seeds(where, body) if "seeds" in body else seeds
+            loads = self.loads(where, body)
             found = self.generated(where, table, body, loads, own_seeds) if "generator" in body \
                 else [self.from_file(where, table, body, loads, own_seeds)]
             for source, stream in found:
-                self.check_stream(where, source, stream, caches)
+                self.check_stream(where, source, stream, caches, policies, settings)
                 sources.append(source)
         return tuple(sources)
 
     def generated(self, where, table, body, loads, seeds) -> list[tuple[StreamSource, Stream]]:
-        kind = self.choice(where, "generator", body["generator"], tuple(GENERATORS))
+        kind = body["generator"]
         function, kinds = GENERATORS[kind]
-        self.known_keys(where, body, ("generator", *STREAM_KEYS, *kinds))
         required = [name for name, p in inspect.signature(function).parameters.items()
                     if name in kinds and p.default is inspect.Parameter.empty]
         for name in required:
@@ -317,16 +361,14 @@ class _Reader:
             try:
                 stream = function(**dict(combination), seed=seeds[0])
             except PrefixSchedError as err:
-                raise self.error(where, "generator", f"{kind}{f' ({variant})' if variant else ''}: {err}") from None
+                key = "rate" if str(err).startswith("rate ") else "generator"
+                raise self.error(where, key, f"{kind}{f' ({variant})' if variant else ''}: {err}") from None
             found.append((source, stream))
         return found
 
     def from_file(self, where, table, body, loads, seeds) -> tuple[StreamSource, Stream]:
-        self.known_keys(where, body, (*FILE_KEYS, *STREAM_KEYS))
         file = body["file"]
-        if not isinstance(file, str) or not file:
-            raise self.error(where, "file", f"must be a path (a string), got {file!r}")
-        path = Path(file) if Path(file).is_absolute() else self.folder / file
+        path = self.file(where, "file", file)
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as err:
@@ -346,9 +388,14 @@ class _Reader:
             return source, read_file_stream(path, params)
         except PrefixSchedError as err:
             raise self.error(where, "file", str(err)) from None
+        except RecursionError:
+            raise self.error(where, "file", f"{path}: nested too deeply to read") from None
 
-    def check_stream(self, where: str, source: StreamSource, stream: Stream, caches: Sequence[str]) -> None:
-        """The checks a stream's own code makes that would otherwise fail every cell."""
+    def check_stream(self, where: str, source: StreamSource, stream: Stream, caches: Sequence[str],
+                     policies: Sequence[PolicySpec], settings: Settings) -> None:
+        """The checks a stream's own code and the CLI make that would otherwise fail every cell: a
+        load on a stream without one, a prompt longer than an LRU capacity, a policy reading output
+        lengths the stream lacks, a load or alpha whose times a float cannot hold."""
         label = f" ({source.variant})" if source.variant else ""
         if any(load is not None for load in source.loads):
             try:
@@ -360,6 +407,21 @@ class _Reader:
                 parse_cache(cache).check_stream(stream)
             except PrefixSchedError as err:
                 raise self.error(where, "caches", f"the stream{label}: {err}") from None
+        missing = next((q for q in stream.queries if q.output_length is None), None)
+        for policy in policies:
+            if policy.needs_outputs and missing is not None:
+                raise self.error("", "policies", f"policy {policy.name.value!r} needs output lengths, and query "
+                                                 f"{missing.qid!r} of [streams.{source.table}]{label} has none")
+        for load in source.loads:
+            problem = computable_problem(stream, load=load, alpha=settings.alpha)
+            if problem is None:
+                continue
+            what, reason = problem
+            if what == "stream":
+                raise self.error(where, "file" if source.kind == "file" else "generator", f"the stream{label}: {reason}")
+            if what == "alpha":
+                raise self.error("", "alpha", f"{reason} (on [streams.{source.table}]{label})")
+            raise self.error(where, "loads", f"{reason}{f' (on the stream{label})' if label else ''}")
 
     def loads(self, where: str, body: Mapping[str, Any]) -> tuple[Exact | None, ...]:
         loads = []
@@ -371,15 +433,16 @@ class _Reader:
 
     # --- policies --------------------------------------------------------------------------
 
-    def policies(self, data: Mapping[str, Any]) -> tuple[PolicySpec, ...]:
+    def policy_tables(self, data: Mapping[str, Any]) -> list[dict[str, list]]:
+        """Each [[policies]] table's keys as lists (checked: known keys, values of the right kind)."""
         if "policies" not in data:
             raise self.error("", "policies", "missing: add a [[policies]] table per policy")
         tables = data["policies"]
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-            raise self.error("", "policies", f"must be [[policies]] tables, got {tables!r}")
+            raise self.error("", "policies", f"must be [[policies]] tables, got {brief(tables)}")
         if not tables:
             raise self.error("", "policies", "no policies: add a [[policies]] table")
-        specs: list[PolicySpec] = []
+        found = []
         for number, body in enumerate(tables, start=1):
             where = f"[[policies]] #{number}"
             self.known_keys(where, body, POLICY_KEYS)
@@ -392,84 +455,53 @@ class _Reader:
                     options[key] = self.values(where, key, body[key], scalar=True)
                     for value in options[key]:
                         if key == "name":
-                            self.choice(where, key, str(value).partition(":")[0], tuple(p.value for p in PolicyName))
+                            base = value.partition(":")[0] if isinstance(value, str) else value
+                            self.choice(where, key, base, tuple(p.value for p in PolicyName))
                         elif key in valid:
                             self.choice(where, key, value, valid[key])
                         else:
                             self.k(where, value)
+            found.append(options)
+        return found
+
+    def policies(self, tables: Sequence[dict[str, list]]) -> tuple[PolicySpec, ...]:
+        specs: list[PolicySpec] = []
+        for number, options in enumerate(tables, start=1):
+            where = f"[[policies]] #{number}"
+            family = []
             for combination in itertools.product(*([(key, v) for v in vs] for key, vs in options.items())):
                 settings = dict(combination)
                 try:
-                    specs.append(parse_policy(settings.pop("name"), **settings))
+                    family.append(parse_policy(settings.pop("name"), **settings))
                 except PrefixSchedError as err:  # a bad parameter in the name; k missing, or not taken
                     raise self.error(where, "k" if "k" in settings or "needs k" in str(err) else "name",
                                      str(err)) from None
+            given = set(options) - {"name"}
+            refusal = option_refusal(options["name"], family, given, spell=lambda o: SPEC_NAMES.get(o, o))
+            if refusal is None and "k" in given and not all(takes_k_option(n) for n in options["name"]):
+                refusal = "k: only applies to name = 'k-lpm' (k-lpm:K carries its own k, fcfs and lpm have theirs)"
+            if refusal is not None:
+                key, _, message = refusal.partition(": ")
+                raise self.error(where, key, message)
+            specs.extend(family)
         self.unique("", "policies", specs, show=_policy_text)
+        pair = same_run(specs)
+        if pair is not None:
+            first, second = pair
+            raise self.error("", "policies", f"{_policy_text(first)} and {_policy_text(second)} make the same run "
+                                             "(k-lpm with k = 0 is fcfs and with k = inf lpm; a tie rule without ties or "
+                                             "a cycle start without cycles changes nothing): list one of them")
         return tuple(specs)
 
-    # --- values ----------------------------------------------------------------------------
-
-    def known_keys(self, where: str, body: Mapping[str, Any], valid: Sequence[str]) -> None:
-        for key in body:
-            if key not in valid:
-                hint = " (seeds = [...] sets the generator's seed)" if key == "seed" else ""
-                raise self.error(where, repr(key), f"unknown key{hint}; valid: {', '.join(valid)}")
-
-    def seeds(self, where: str, body: Mapping[str, Any]) -> tuple[int, ...]:
-        if "seeds" not in body:
-            raise self.error(where, "seeds", "missing: a list of integers >= 0, e.g. seeds = [0, 1, 2]")
-        seeds = tuple(self.integer(where, "seeds", v, minimum=0) for v in self.values(where, "seeds", body["seeds"]))
-        self.unique(where, "seeds", seeds)
-        return seeds
-
-    def values(self, where: str, key: str, value: Any, scalar: bool = False) -> list:
-        """A non-empty list; with ``scalar`` one value stands for a list of one."""
-        if not isinstance(value, list):
-            if scalar:
-                return [value]
-            raise self.error(where, key, f"must be a list, got {value!r}")
-        if not value:
-            raise self.error(where, key, "must not be empty: nothing to sweep over")
-        return value
-
     def k(self, where: str, value: Any) -> None:
-        if isinstance(value, (bool, float)) and not value == math.inf:
-            raise self.error(where, "k", f"must be an integer >= 0 or 'inf', got {value!r}")
+        if isinstance(value, bool) or (isinstance(value, float) and value != float("inf")):
+            raise self.error(where, "k", f"must be an integer >= 0 or 'inf', got {brief(value)}")
         try:
             parse_k(value)
-        except PrefixSchedError:
-            raise self.error(where, "k", f"must be an integer >= 0 or 'inf', got {value!r}") from None
-
-    def integer(self, where: str, key: str, value: Any, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.error(where, key, f"must be an integer >= {minimum}, got {value!r}")
-        return value
-
-    def number(self, where: str, key: str, value: Any, minimum: Exact | None = None,
-               above: Exact | None = None, hint: str = "") -> Exact:
-        bounds = f" >= {minimum}" if minimum is not None else f" > {above}" if above is not None else ""
-        message = f"must be a number{bounds} like 3, 2.5 or '7/3'{hint}, got {value!r}"
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise self.error(where, key, message)
-        try:
-            number = exact_number(value, key)
-        except PrefixSchedError:
-            raise self.error(where, key, message) from None
-        if (minimum is not None and number < minimum) or (above is not None and number <= above):
-            raise self.error(where, key, message)
-        return number
-
-    def choice(self, where: str, key: str, value: Any, valid: Sequence[str]) -> str:
-        if not isinstance(value, str) or value not in valid:
-            raise self.error(where, key, f"must be one of {', '.join(valid)}, got {value!r}")
-        return value
-
-    def unique(self, where: str, key: str, values: Sequence[Any], show: Callable[[Any], str] = repr) -> None:
-        seen: list = []
-        for value in values:
-            if value in seen:
-                raise self.error(where, key, f"{show(value)} is given twice")
-            seen.append(value)
+        except PrefixSchedError as err:
+            detail = str(err).removeprefix("k ") if "ASCII" in str(err) else \
+                f"must be an integer >= 0 or 'inf', got {brief(value)}"
+            raise self.error(where, "k", detail) from None
 
 
 def _policy_text(policy: PolicySpec) -> str:

@@ -98,7 +98,7 @@ def _policy_order(text: str) -> tuple:
     return (0 if text.startswith("fcfs") else 2, 0, text)
 
 
-def plot_p99(groups: Sequence[Group], path: Path | str, option: str = "--plot") -> None:
+def plot_p99(groups: Sequence[Group], path: Path | str, option: str = "plot") -> None:
     """Save P99 against load (see the module docstring) to ``path``."""
     file_format = plot_format(path, option)
     import matplotlib
@@ -131,6 +131,103 @@ def plot_p99(groups: Sequence[Group], path: Path | str, option: str = "--plot") 
         if lines:
             ax.legend(fontsize="small")
     for ax in list(axes.flat)[len(streams):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    save_figure(fig, path, option, file_format=file_format)
+
+
+# --- serving cells ------------------------------------------------------------------------------
+
+SETTINGS = ("trace", "variant", "rate", "classes", "scheduler", "order", "router", "engines", "prefix_cache", "cost",
+            "budget", "kv_tokens", "block_size", "max_seqs", "objective")
+"""The settings columns that make a group of serving rows (everything but the seed)."""
+
+
+@dataclass(frozen=True)
+class ServingGroup:
+    """One serving configuration at one rate over its seeds: medians over the ok rows (times in
+    microseconds), ``met`` the ok rows meeting the objective (None without one)."""
+
+    trace: str
+    variant: str
+    rate: str
+    x: float | None
+    classes: str
+    server: str
+    ok: int
+    failed: int
+    ttft_p50: float | None
+    ttft_p99: float | None
+    tbt_p99: float | None
+    throughput: float | None
+    goodput: float | None
+    reused_share: float | None
+    met: int | None
+
+
+def server_text(row: dict[str, Any]) -> str:
+    """A serving row's configuration in a few words: ``sarathi/k-lpm(k=3), 4x least-work, cache lru``."""
+    text = f"{row['scheduler']}/{row['order']}"
+    if row["engines"] > 1:
+        text += f", {row['engines']}x {row['router'].partition(':')[0]}"
+    if row["prefix_cache"] != "none":
+        text += f", cache {row['prefix_cache']}"
+    for name, default in (("cost", "seed"), ("budget", 512), ("kv_tokens", None), ("max_seqs", 128)):
+        if row[name] != default:
+            text += f", {name} {row[name]}"
+    return text
+
+
+def summarize_serving(rows: Sequence[dict[str, Any]]) -> list[ServingGroup]:
+    """Group serving rows by their settings but the seed, sorted by trace, x and configuration."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[name] for name in SETTINGS), []).append(row)
+    found = []
+    for members in groups.values():
+        first = members[0]
+        ok = [row for row in members if row["status"] == "ok"]
+        offered = [row["offered_rate"] for row in ok if row["offered_rate"] is not None]
+        rate = first["rate"]
+        x = float(Fraction(rate)) if rate != AS_GIVEN else (mean(offered) if offered else None)
+        met = None if not first["objective"] else sum(1 for row in ok if row["objective_met"] == 1)
+        found.append(ServingGroup(first["trace"], first["variant"], rate, x, first["classes"], server_text(first),
+                                  len(ok), len(members) - len(ok), _median(ok, "ttft_p50"), _median(ok, "ttft_p99"),
+                                  _median(ok, "tbt_p99"), _median(ok, "throughput_tok_s"), _median(ok, "goodput_req_s"),
+                                  _median(ok, "reused_share"), met))
+    return sorted(found, key=lambda g: (g.trace, g.variant, math.inf if g.x is None else g.x, g.server, g.classes))
+
+
+def plot_serving(groups: Sequence[ServingGroup], path: Path | str, option: str = "plot") -> None:
+    """Save P99 TTFT (ms) against the rate (requests/s): one panel per trace, one line per
+    configuration (and classes), medians over seeds; written atomically."""
+    file_format = plot_format(path, option)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    traces = list(dict.fromkeys(g.trace for g in groups))
+    columns = min(3, max(1, len(traces)))
+    rows = math.ceil(len(traces) / columns) if traces else 1
+    fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.8 * rows), squeeze=False)
+    for ax, trace in zip(axes.flat, traces):
+        mine = [g for g in groups if g.trace == trace and g.x is not None and g.ttft_p99 is not None]
+        lines: dict[tuple, list[ServingGroup]] = {}
+        for g in mine:
+            lines.setdefault((g.server, g.variant, g.classes), []).append(g)
+        for (server, variant, classes), points in sorted(lines.items()):
+            points = sorted(points, key=lambda g: g.x)
+            label = server + (f" / {variant}" if variant else "") + (f" / {classes}" if classes else "")
+            ax.plot([g.x for g in points], [g.ttft_p99 / 1000 for g in points], marker="o", label=label)
+        ax.set_title(trace)
+        ax.set_xlabel("arrival rate (requests/s)")
+        ax.set_ylabel("P99 TTFT (ms)")
+        if mine and all(g.ttft_p99 > 0 for g in mine):
+            ax.set_yscale("log")
+        if lines:
+            ax.legend(fontsize="small")
+    for ax in list(axes.flat)[len(traces):]:
         ax.set_visible(False)
     fig.tight_layout()
     save_figure(fig, path, option, file_format=file_format)

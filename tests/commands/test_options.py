@@ -153,6 +153,9 @@ def _bad_values():
               ("serve-cluster", "--router", "prefix-aware:abs=-1", "abs"),
               ("serve", "--scheduler", "rad-fixed", "rad-fixed"), ("serve", "--scheduler", "rad-fixed:2", "rad-fixed:2"),
               ("serve", "--prefix-cache", "lfu", "lfu"), ("serve", "--order", "dfs-weight", "dfs-weight")]
+    cases += [("capacity", "--engines", "0", "0"), ("capacity", "--engines", "1.5", "1.5"),
+              ("capacity", "--router", "nearest", "nearest"), ("capacity", "--prefix-cache", "lfu", "lfu"),
+              ("capacity", "--scheduler", "sarathi,orca", "orca"), ("capacity", "--scheduler", "sarathi,sarathi", "twice")]
     return cases
 
 
@@ -195,17 +198,20 @@ NOT_APPLICABLE = [
     ("verify-input", ["--B", "40"], "--B"),
     ("serve", ["--block-size", "8"], "--block-size"),
     ("serve", ["--arrivals", "poisson"], "--arrivals"),
-    ("serve", ["--scheduler", "slai", "--order", "fcfs"], "--order"),
+    ("serve-slai", ["--order", "fcfs"], "--order"),
     ("serve", ["--out", "{tmp}/same.jsonl", "--batches", "{tmp}/same.jsonl"], "--batches"),
     ("capacity", ["--block-size", "8"], "--block-size"),
     ("capacity", [], "--objective"),
     ("serve", ["--router", "least-work"], "--router"),
     ("serve", ["--prefix-cache", "lru", "--kv-tokens", "90000", "--block-size", "8"], "--block-size"),
     ("serve", ["--prefix-cache", "lru"], "--prefix-cache"),
+    ("capacity", ["--router", "least-work"], "--router"),
+    ("capacity", ["--prefix-cache", "lru"], "--prefix-cache"),
 ]
 NA_BASE = {"simulate-nostream": ["simulate"], "solve-nottft": ["solve", "{stream}"],
            "solve-max": ["solve", "{stream}", "--minimize", "max-ttft"],
-           "verify-input": ["verify-reduction", "--input", "{instance}"]}
+           "verify-input": ["verify-reduction", "--input", "{instance}"],
+           "serve-slai": BASE["serve"][:-1] + ["slai"]}
 # Options whose every value is valid (flags), or whose bad values are files (readers: issue 11 class 2,
 # and outputs: the tests below).
 FLAGS_AND_FILES = {"--exact", "--quiet", "--input", "--stream", "--out", "--plot", "--dag", "--json"}

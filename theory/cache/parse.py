@@ -21,6 +21,7 @@ from prefix_sched.theory.cache.base import CacheModel
 from prefix_sched.theory.cache.last import LastPromptCache
 from prefix_sched.theory.cache.lru import LruCache
 from prefix_sched.theory.cache.unbounded import UnboundedCache
+from prefix_sched.theory.parameters import read_count
 
 DEFAULT_CACHE = "last"
 """The cache model when none is named: Definition 2's previous prompt."""
@@ -34,8 +35,8 @@ def parse_cache(spec: object) -> CacheModel:
 
     A :class:`~prefix_sched.theory.cache.base.CacheModel` is returned as it is. Names are lower
     case and exact (``"LRU:5"`` and ``" last"`` are refused, as policy names are); ``TOKENS`` is a
-    positive integer written in decimal without sign, separators or leading zeros, so that
-    ``model.spec`` gives back the text.
+    positive integer written in ASCII digits (:func:`~prefix_sched.theory.parameters.read_count`)
+    without sign, separators or leading zeros, so that ``model.spec`` gives back the text.
 
     Raises
     ------
@@ -69,12 +70,18 @@ def parse_cache(spec: object) -> CacheModel:
     if match is None:
         raise InputError(f"unknown cache model {spec!r}; valid: {', '.join(CACHE_SPECS)}")
     digits = match.group(1)
-    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+    try:
+        capacity = read_count(digits, "the capacity")
+    except InputError as err:
+        capacity = None
+        if "ASCII" in str(err):
+            raise InputError(f"cache {spec!r}: {err}") from None
+    if capacity is None or digits[0] == "0":
         raise InputError(
             f"cache {spec!r}: the capacity must be a positive integer number of tokens "
             "(lru:TOKENS, e.g. lru:100000)"
         )
-    return LruCache(int(digits))
+    return LruCache(capacity)
 
 
 def require_last_prompt(cache: object, what: str) -> CacheModel:

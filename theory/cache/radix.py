@@ -124,10 +124,14 @@ def segment_offsets(prompt: Prompt) -> list[int]:
     return offsets
 
 
-def _reach(node: RadixNode, prompt: Prompt, j: int, base: int) -> tuple[int, int, int]:
+def reach(node: RadixNode, prompt: Prompt, j: int, base: int) -> tuple[int, int, int]:
     """How deep ``prompt`` agrees with ``node``, entering it at ``node.start`` inside its segment
     ``j`` (which starts at token ``base``); returns that depth, the index of ``prompt``'s segment
     holding it (``len(prompt)`` at its end) and where that segment starts.
+
+    The one segment walk of the radix trees: this state's, and the serving engine's prefix cache
+    (``solvers/serving/prefix_cache.py``), whose nodes carry the same ``prompt`` and ``end``.
+    ``O(segments walked)``.
 
     ``prompt`` and ``node.prompt`` agree on every token before ``node.start`` and on the first
     token of the node, so they agree segment for segment before ``j`` (ids and lengths) and their
@@ -138,8 +142,8 @@ def _reach(node: RadixNode, prompt: Prompt, j: int, base: int) -> tuple[int, int
         length, other_length = prompt[j][1], other[j][1]
         stop = base + length
         if length != other_length:
-            reach = min(base + min(length, other_length), end)
-            return (reach, j, base) if reach < stop else (reach, j + 1, stop)
+            depth = min(base + min(length, other_length), end)
+            return (depth, j, base) if depth < stop else (depth, j + 1, stop)
         if stop >= end:
             return (end, j, base) if end < stop else (end, j + 1, stop)
         j += 1
@@ -218,7 +222,7 @@ class RadixState(CacheState):
             child = node.children.get((prompt[j][0], depth - base))
             if child is None:
                 break
-            depth, j, base = _reach(child, prompt, j, base)
+            depth, j, base = reach(child, prompt, j, base)
             if depth < child.end:
                 break
             node = child
@@ -267,7 +271,7 @@ class RadixState(CacheState):
             if child is None:
                 break
             child.time = matched_at
-            depth, j, base = _reach(child, prompt, j, base)
+            depth, j, base = reach(child, prompt, j, base)
             partial = depth < child.end
             if partial:
                 child = self._split(child, depth)

@@ -34,6 +34,7 @@ from fractions import Fraction
 import numpy as np
 
 from prefix_sched.errors import InputError
+from prefix_sched.theory.generators import show_rate
 from prefix_sched.theory.numbers import Exact, brief, exact_number
 
 ARRIVAL_PROCESSES = ("poisson", "truncated-exp")
@@ -42,10 +43,18 @@ TRUNCATION = 3
 
 
 def check_rate(rate: object) -> Exact:
-    """Return ``rate`` (requests per second) exactly; it must be a finite number > 0."""
+    """Return ``rate`` (requests per second) exactly; it must be a finite number > 0 whose mean gap
+    in microseconds, ``10^6 / rate``, a float holds (generated gaps are floats)."""
     value = exact_number(rate, "rate")
     if value <= 0:
         raise InputError(f"rate must be > 0 requests per second, got {brief(rate)}")
+    try:
+        mean = 1_000_000 / float(value)
+    except (OverflowError, ZeroDivisionError):
+        mean = float("inf")
+    if not 0 < mean < float("inf"):
+        raise InputError(f"rate {show_rate(rate)}: its mean gap 10^6 / rate microseconds is beyond a float's range; "
+                         "use a rate between 1e-300 and 1e300 requests per second")
     return value
 
 
@@ -59,7 +68,11 @@ def generate_arrivals(n: int, rate: object, process: str, rng: np.random.Generat
     gaps = rng.exponential(1.0 / value, size=n)
     if process == "truncated-exp":
         gaps = np.minimum(gaps, TRUNCATION / value)
-    seconds = np.cumsum(gaps)
+    with np.errstate(over="ignore"):  # an overflow to inf is refused below
+        seconds = np.cumsum(gaps)
+    if not seconds[-1] * 1e6 < 2 ** 63:  # also NaN and inf
+        raise InputError(f"rate {show_rate(rate)}: the arrival times of {n} requests reach {float(seconds[-1]):.3g} s, "
+                         "beyond a signed 64-bit count of microseconds; use a larger rate")
     return tuple(int(x) for x in np.rint(seconds * 1e6).astype(np.int64))
 
 

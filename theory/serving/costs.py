@@ -24,6 +24,13 @@ Presets (:data:`PRESETS`), each named after its public source:
 - ``blis-h100``: BLIS (inference-sim) coefficients for Llama-3.1-8B on one H100, vLLM 0.8.4:
   5.753 ms + 17.25 us per prefill token + 6.0 us per decode token.
 - ``blis-a100``: the same for one A100-80GB: 16.441 ms + 47.8 us + 18.2 us.
+- ``seed-tile128``: ``seed`` with the tile option ``T = 128``: the linear token term is charged on
+  ``128 ceil(N / 128)`` tokens (``c0 = 15200, cp = cd = 57.4`` us, ``tile = 128``). The tile is a
+  reading, not a measurement of SLAI's card: ../shared/MODEL_SERVING.md ("Tile option") takes it from
+  Vidur's Llama-2-7B profiles on A100 and H100, whose batch times jump just after multiples of 128
+  tokens (GEMMs tile the token dimension). SLAI's own measurements (``seed``'s source) were taken at
+  budgets 64, 128, 256, 384, 512, 768 and 1024, all but 64 multiples of 128, so on those budgets the
+  two presets agree; they differ only off the tile (520 tokens cost as 640).
 - ``vidur-llama2-7b-h100``: fitted (least squares, ``benchmarks/vidur_fit.py``) to the batch times
   Vidur 0.0.26 predicted for all 2,157,819 batches of its Sarathi run (Llama-2-7B, one H100, chunk
   512, ShareGPT at 1.0 requests/s, 16,384 requests; ``../shared/peers/vidur``), with ``cp = cd``
@@ -64,6 +71,7 @@ from fractions import Fraction
 
 from prefix_sched.errors import InputError
 from prefix_sched.theory.numbers import Exact, brief, exact_number, normalize, to_json
+from prefix_sched.theory.parameters import read_number
 
 COEFFICIENTS = ("c0", "cp", "cd", "ckv", "catt")
 """The cost coefficients, in microseconds (per token, per context token, per attention unit)."""
@@ -199,6 +207,11 @@ PRESETS: dict[str, IterationCost] = {
         c0=15200, cp=Fraction("57.4"), cd=Fraction("57.4"), name="seed",
         source="SLAI's batch-time measurements (Mistral-7B, RTX 6000 Ada; agrimUT/SLAI "
                "scripts/plot1_results.csv): 15.2 ms + 0.0574 ms per batched token"),
+    "seed-tile128": IterationCost(
+        c0=15200, cp=Fraction("57.4"), cd=Fraction("57.4"), tile=128, name="seed-tile128",
+        source="the seed preset (SLAI's batch-time measurements, Mistral-7B, RTX 6000 Ada) with the linear token "
+               "term charged on whole tiles of 128 tokens (a reading: MODEL_SERVING.md 'Tile option', from "
+               "Vidur's Llama-2-7B A100/H100 profiles, which jump just after multiples of 128 tokens)"),
     "blis-h100": IterationCost(
         c0=5753, cp=Fraction("17.25"), cd=6, name="blis-h100",
         source="BLIS (inference-sim) Llama-3.1-8B, one H100, vLLM 0.8.4: 5.753 ms + 17.25 us per "
@@ -256,7 +269,7 @@ def parse_cost(text: str) -> IterationCost:
 
 def _value(text: str, key: str, value: str) -> object:
     try:
-        number = exact_number(value, key)
+        number = read_number(value, key)
     except InputError as err:
         raise InputError(f"cost {text!r}: {err}") from None
     if key == "tile":

@@ -15,7 +15,8 @@ Measures (../shared/MODEL_SERVING.md, "Measures"), per request ``r`` with token 
   (the mean TBT; requests with ``o = 1`` have none); end-to-end latency ``e_o - a_r``; scheduling
   delay ``first_scheduled - a_r``.
 - Percentiles: numpy's ``linear`` method computed exactly (what SGLang and Sarathi-Serve report):
-  ``h = (n - 1) q / 100``, ``x_(floor h) + (h - floor h) (x_(floor h + 1) - x_(floor h))``.
+  ``h = (n - 1) q / 100``, ``x_(floor h) + (h - floor h) (x_(floor h + 1) - x_(floor h))``, by the
+  one percentile of the package, :func:`~prefix_sched.theory.evaluator.percentile` (Part 1's too).
 - Throughput: output tokens per second over the span from the first arrival to the last token.
   Goodput: requests per second over the same span that meet every objective: each of their TBTs
   within their class's TBT objective (a request without a class has none) and, when a TTFT objective
@@ -27,13 +28,12 @@ batch make-up. :func:`engine_rows` gives the figures of each engine of a cluster
 
 Examples
 --------
->>> exact_percentile(np.array([10, 20, 30, 40]), 50), exact_percentile(np.array([10, 20, 30, 40]), 99)
+>>> percentile(np.array([10, 20, 30, 40]), 50), percentile(np.array([10, 20, 30, 40]), 99)
 (25, Fraction(397, 10))
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -41,31 +41,24 @@ from typing import Any
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.numbers import Exact, exact_number, normalize
+from prefix_sched.theory.evaluator import percentile
+from prefix_sched.theory.numbers import Exact, normalize
 from prefix_sched.theory.serving.requests import Workload
 
 ALL = "all"
 """The name of the whole-workload row of a summary."""
-
-
-def exact_percentile(values: np.ndarray, q: object, *, presorted: bool = False) -> Exact:
-    """The ``q``-th percentile (``0 <= q <= 100``) of integer ``values``, numpy's ``linear``
-    method, exactly (an ``int`` or ``Fraction``)."""
-    q = exact_number(q, "percentile")
-    if not 0 <= q <= 100:
-        raise InputError(f"a percentile must lie in [0, 100], got {q}")
-    n = len(values)
-    if n == 0:
-        raise InputError("a percentile of no values")
-    h = Fraction(n - 1) * Fraction(q) / 100
-    low = int(h)
-    high = min(low + 1, n - 1)
-    if presorted:
-        a, b = int(values[low]), int(values[high])
-    else:
-        part = np.partition(values, [low, high])
-        a, b = int(part[low]), int(part[high])
-    return normalize(a + (h - low) * (b - a))
+exact_percentile = percentile
+"""The percentile of :func:`prefix_sched.theory.evaluator.percentile` (numpy's ``linear`` method,
+exactly), under the name the serving studies import."""
+PART1_MEASURES = {"requests": "count", "ttft_p50": "p50", "ttft_p90": "p90", "ttft_p99": "p99",
+                  "ttft_max": "max", "cached_tokens": "reused"}
+"""The figures of a :func:`summarize` row that are Part 1's measures
+(:data:`prefix_sched.theory.measures.MEASURES`) of the same quantity, serving name -> Part 1 name:
+the requests served, the TTFT percentiles and largest TTFT (the same percentile), the prompt tokens
+found in the cache. Units differ: a serving TTFT is in microseconds, a Part 1 TTFT in token-times
+(they coincide at 1 us per prompt token and nothing else, the bridge of
+tests/solvers/serving/test_bridge.py). The other figures (TBT, TPOT, delays, goodput) have no
+Part 1 counterpart, and Part 1's others (``mean``, ``makespan``, fairness) no serving one."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,25 +219,25 @@ def summarize(timeline: Timeline, ttft_slo_us: Exact | None = None) -> dict[str,
             rows[name] = row
             continue
         t = np.sort(ttft[mask])
-        row.update({f"ttft_p{q}": _us(exact_percentile(t, q, presorted=True), D) for q in (50, 90, 99)})
+        row.update({f"ttft_p{q}": _us(percentile(t, q, presorted=True), D) for q in (50, 90, 99)})
         row["ttft_max"] = _us(int(t[-1]), D)
         gaps = timeline.tbt(mask)
         if len(gaps):
             gaps.sort()
-            row.update({f"tbt_p{q}": _us(exact_percentile(gaps, q, presorted=True), D) for q in (50, 99)})
+            row.update({f"tbt_p{q}": _us(percentile(gaps, q, presorted=True), D) for q in (50, 99)})
             row["tbt_max"] = _us(int(gaps[-1]), D)
         else:
             row.update({"tbt_p50": None, "tbt_p99": None, "tbt_max": None})
         values = sorted(v for v, m in zip(tpot, mask) if m and v is not None)
         if values:
             row["tpot_mean"] = _us(Fraction(sum(values, Fraction(0)), len(values)), D)
-            row.update({f"tpot_p{q}": _us(_fraction_percentile(values, q), D) for q in (50, 99)})
+            row.update({f"tpot_p{q}": _us(percentile(values, q, presorted=True), D) for q in (50, 99)})
         else:
             row.update({"tpot_mean": None, "tpot_p50": None, "tpot_p99": None})
         d = np.sort(delay[mask])
-        row.update({f"delay_p{q}": _us(exact_percentile(d, q, presorted=True), D) for q in (50, 99)})
+        row.update({f"delay_p{q}": _us(percentile(d, q, presorted=True), D) for q in (50, 99)})
         e = np.sort(e2e[mask])
-        row.update({f"e2e_p{q}": _us(exact_percentile(e, q, presorted=True), D) for q in (50, 99)})
+        row.update({f"e2e_p{q}": _us(percentile(e, q, presorted=True), D) for q in (50, 99)})
         tokens = int(lengths[mask].sum())
         good = int((met & mask).sum())
         row["output_tokens"] = tokens
@@ -282,10 +275,10 @@ def engine_rows(timeline: Timeline, engines: int, batches: BatchLog | None = Non
                                "preemptions": int(timeline.preemptions[mask].sum())}
         if count:
             t = np.sort(ttft[mask])
-            row["ttft_p50"] = _us(exact_percentile(t, 50, presorted=True), D)
-            row["ttft_p99"] = _us(exact_percentile(t, 99, presorted=True), D)
+            row["ttft_p50"] = _us(percentile(t, 50, presorted=True), D)
+            row["ttft_p99"] = _us(percentile(t, 99, presorted=True), D)
             gaps = timeline.tbt(mask)
-            row["tbt_p99"] = _us(exact_percentile(gaps, 99), D) if len(gaps) else None
+            row["tbt_p99"] = _us(percentile(gaps, 99), D) if len(gaps) else None
         else:
             row.update({"ttft_p50": None, "ttft_p99": None, "tbt_p99": None})
         if batches is not None:
@@ -294,13 +287,6 @@ def engine_rows(timeline: Timeline, engines: int, batches: BatchLog | None = Non
             row["busy_us"] = _us(int((batches.end[own] - batches.start[own]).sum()), D)
         rows.append(row)
     return rows
-
-
-def _fraction_percentile(values: Sequence[Exact], q: int) -> Exact:
-    h = Fraction(len(values) - 1) * q / 100
-    low = int(h)
-    high = min(low + 1, len(values) - 1)
-    return normalize(values[low] + (h - low) * (values[high] - values[low]))
 
 
 def _us(ticks: Exact, D: int) -> Exact:

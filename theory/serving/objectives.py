@@ -9,7 +9,7 @@ An objective is a list of conditions ``METRIC <= BOUND``, all of which must hold
   objective (each class's) and median scheduling delay at most 2 s.
 
 An EXPR is the same language: comma-separated ``METRIC<=BOUND`` where METRIC is one of
-:data:`METRICS` (``ttft_p50``, ``tbt_p99``, ``delay_p50``, ``e2e_p99``, ...), optionally
+:data:`OBJECTIVE_METRICS` (``ttft_p50``, ``tbt_p99``, ``delay_p50``, ``e2e_p99``, ...), optionally
 ``[CLASS]`` to apply to one class only (``tbt_p99[strict]<=100ms``), and BOUND a duration with its
 unit (``500ms``, ``2s``, ``250us``) or ``slo``: the TBT objective of each class, the metric then
 being checked per class (a workload without classes has no ``slo``). A metric with no value
@@ -40,8 +40,11 @@ from prefix_sched.theory.numbers import Exact, brief
 from prefix_sched.theory.serving.measures import ALL
 from prefix_sched.theory.serving.requests import parse_duration_us
 
-METRICS = ("ttft_p50", "ttft_p90", "ttft_p99", "ttft_max", "tbt_p50", "tbt_p99", "tbt_max", "tpot_mean",
-           "tpot_p50", "tpot_p99", "delay_p50", "delay_p99", "e2e_p50", "e2e_p99")
+OBJECTIVE_METRICS = ("ttft_p50", "ttft_p90", "ttft_p99", "ttft_max", "tbt_p50", "tbt_p99", "tbt_max",
+                     "tpot_mean", "tpot_p50", "tpot_p99", "delay_p50", "delay_p99", "e2e_p50", "e2e_p99")
+"""The figures of a :func:`~.measures.summarize` row an objective may bound (not Part 1's measures,
+:data:`prefix_sched.theory.measures.MEASURES`; :data:`~.measures.PART1_MEASURES` says which are the
+same quantity)."""
 SLO = "slo"
 NAMED = {"seed": "ttft_p50<=500ms,tbt_p99<=slo", "sarathi": "tbt_p99<=slo,delay_p50<=2s"}
 _CONDITION = re.compile(r"\s*([a-z0-9_]+)\s*(?:\[\s*([A-Za-z0-9_.-]+)\s*\])?\s*<=\s*(.+?)\s*\Z")
@@ -80,7 +83,8 @@ class Objective:
             if c.bound_us is None:
                 targets = [c.cls] if c.cls else classes
                 if not targets:
-                    raise InputError(f"objective {self.text!r}: {c.text} needs objective classes (--classes)")
+                    raise InputError(f"objective {self.text!r}: {c.text} needs objective classes, and the "
+                                     "workload has none")
             else:
                 targets = [c.cls or ALL]
             for name in targets:
@@ -110,8 +114,9 @@ def parse_objective(text: str) -> Objective:
             raise InputError(f"objective {text!r}: {part.strip()!r} is not METRIC<=BOUND (like ttft_p50<=500ms); "
                              f"named objectives: {', '.join(NAMED)}")
         metric, cls, bound = match.groups()
-        if metric not in METRICS:
-            raise InputError(f"objective {text!r}: unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
+        if metric not in OBJECTIVE_METRICS:
+            raise InputError(f"objective {text!r}: unknown metric {metric!r}; "
+                             f"metrics: {', '.join(OBJECTIVE_METRICS)}")
         if bound == SLO:
             conditions.append(Condition(metric, cls, None))
             continue

@@ -44,10 +44,13 @@ from typing import Any
 import numpy as np
 
 from prefix_sched.errors import InputError
-from prefix_sched.theory.numbers import Exact, brief, exact_number, normalize, to_json
+from prefix_sched.theory.numbers import Exact, brief, normalize, to_json
+from prefix_sched.theory.parameters import read_number
 from prefix_sched.theory.prompt import Prompt, prompt_length
 
 UNITS_US = {"us": 1, "ms": 1000, "s": 1_000_000}
+MAX_DURATION_US = 10 ** 15
+"""The longest duration read (31 years): objectives are compared in integer ticks held in int64."""
 _NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _DURATION = re.compile(r"\s*(.+?)\s*(us|ms|s)\s*\Z")
 
@@ -87,10 +90,13 @@ def parse_duration_us(text: str, what: str = "duration") -> Exact:
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None:
         raise InputError(f"{what} must be a number with a unit (us, ms or s), like 100ms, got {brief(text)}")
-    value = exact_number(match.group(1), what)
+    value = read_number(match.group(1), what)
     if value <= 0:
         raise InputError(f"{what} must be > 0, got {brief(text)}")
-    return normalize(value * UNITS_US[match.group(2)])
+    value = normalize(value * UNITS_US[match.group(2)])
+    if value > MAX_DURATION_US:
+        raise InputError(f"{what} must be at most {MAX_DURATION_US} us (31 years), got {brief(text)}")
+    return value
 
 
 def parse_classes(text: str) -> tuple[ObjectiveClass, ...]:
@@ -114,7 +120,7 @@ def parse_classes(text: str) -> tuple[ObjectiveClass, ...]:
         if any(c.name == name for c in classes):
             raise InputError(f"classes {text!r}: class {name!r} is given twice")
         try:
-            share = exact_number(share_text.strip(), f"the share of {name!r}")
+            share = read_number(share_text.strip(), f"the share of {name!r}")
             tbt = parse_duration_us(tbt_text, f"the TBT objective of {name!r}")
         except InputError as err:
             raise InputError(f"classes {text!r}: {err}") from None

@@ -23,11 +23,11 @@ Examples
 from prefix_sched.solvers.online.policies.registry import (
     CYCLE_STARTS, INFINITY, LPM_FAMILY, PARAMETERS, POLICIES, POLICY_EXAMPLES, POLICY_FORMS, POLICY_OPTIONS,
     RANDOM_TIES, ROWS, SGLANG_THRESHOLD, TIE_BREAKS, PolicyName, PolicyEntry, PolicySpec, make_policy_queue,
-    option_refusal, parse_k, parse_policy, policy_runs, takes_k_option,
+    option_refusal, parse_k, parse_policy, policy_runs, same_run, takes_k_option,
 )
 
 __all__ = [
     "CYCLE_STARTS", "INFINITY", "LPM_FAMILY", "PARAMETERS", "POLICIES", "POLICY_EXAMPLES", "POLICY_FORMS",
     "POLICY_OPTIONS", "RANDOM_TIES", "ROWS", "SGLANG_THRESHOLD", "TIE_BREAKS", "PolicyName", "PolicyEntry", "PolicySpec",
-    "make_policy_queue", "option_refusal", "parse_k", "parse_policy", "policy_runs", "takes_k_option",
+    "make_policy_queue", "option_refusal", "parse_k", "parse_policy", "policy_runs", "same_run", "takes_k_option",
 ]

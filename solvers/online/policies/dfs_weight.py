@@ -132,8 +132,16 @@ class DfsWeightQueue:
         self._waiting[rank] = 1
 
     def pop(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        return self._take(self._descend("pop from"))
+
+    def peek(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        """The query :meth:`pop` would serve now, left waiting."""
+        return self._oldest(self._descend("peek at"))
+
+    def _descend(self, doing: str) -> _HeapTrie:
+        """The walk's first trie node: the oldest query attached there is served."""
         if not self._root.count:
-            raise IndexError("pop from an empty waiting queue")
+            raise IndexError(f"{doing} an empty waiting queue")
         cache_node, trie_node = self._tree(), self._root
         while True:
             best = None
@@ -148,11 +156,11 @@ class DfsWeightQueue:
                     if best is None or key < best[0]:
                         best = (key, child)
             if best is None:  # nobody enters a child: the queries attached here
-                return self._take(trie_node)
+                return trie_node
             cache_node = best[1]
             deepest, full = self._walk(trie_node, cache_node)
             if not full:  # nobody matches the whole child: the deepest split point's queries
-                return self._take(deepest)
+                return deepest
             trie_node = deepest
 
     @staticmethod

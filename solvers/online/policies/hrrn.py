@@ -84,17 +84,26 @@ class HrrnQueue:
         self._set(rank, rank)
 
     def pop(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
-        if not self._count:
-            raise IndexError("pop from an empty waiting queue")
-        self._advance(clock)
-        for rank, match in self._tracker.refresh():
-            self._cost[rank] = self._cost_of(rank, match)
-            self._set(rank, rank)
-        rank = self._win[1]
+        rank = self._winner(clock, "pop from")
         self._tracker.remove(rank)
         self._count -= 1
         self._set(rank, -1)
         return rank
+
+    def peek(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        """The query :meth:`pop` would serve at ``clock``, left waiting (the tree is advanced to
+        ``clock``, as the pop would)."""
+        return self._winner(clock, "peek at")
+
+    def _winner(self, clock: int, doing: str) -> int:
+        """The tree at ``clock`` with every changed cost refiled; its winner."""
+        if not self._count:
+            raise IndexError(f"{doing} an empty waiting queue")
+        self._advance(clock)
+        for rank, match in self._tracker.refresh():
+            self._cost[rank] = self._cost_of(rank, match)
+            self._set(rank, rank)
+        return self._win[1]
 
     def _cost_of(self, rank: int, match: int) -> int:
         length = self._lengths[rank]

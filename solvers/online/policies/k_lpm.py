@@ -28,6 +28,8 @@ import math
 from collections.abc import Callable
 
 from prefix_sched.errors import InputError
+from prefix_sched.theory.numbers import brief
+from prefix_sched.theory.parameters import read_count
 from prefix_sched.solvers.online.queues import LpmStepQueue, QueueInputs, make_lpm_queue
 
 INFINITY = math.inf
@@ -44,24 +46,33 @@ def fcfs_steps(k: float | None, cycle_start: str) -> Callable[[int], bool]:
 
 
 def parse_k(value: object) -> float:
-    """Read k: a non-negative integer or ``"inf"``.
+    """Read k: a non-negative integer (an ``int``, or digits 0-9 read by
+    :func:`~prefix_sched.theory.parameters.read_count`) or ``inf`` (``"inf"``, ``"infinity"`` in
+    any case, or ``math.inf``).
 
-    >>> parse_k("3"), parse_k("inf")
-    (3, inf)
+    >>> parse_k("3"), parse_k("inf"), parse_k(4)
+    (3, inf, 4)
+    >>> parse_k("²")
+    Traceback (most recent call last):
+    ...
+    prefix_sched.errors.InputError: k must be written in ASCII digits: '²' (SUPERSCRIPT TWO) is not one, got '²'
     """
-    k = value
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("inf", "infinity"):
+        if value.lower() in ("inf", "infinity"):
             return INFINITY
-        k = int(text) if text.lstrip("-").isdigit() else None
-    elif value == INFINITY:
+        try:
+            return read_count(value, "k")
+        except InputError as err:
+            if "ASCII" in str(err) or ">= 0" in str(err):
+                raise
+            raise InputError(f"k must be a non-negative integer or 'inf', got {brief(value)}") from None
+    if isinstance(value, float) and value == INFINITY:
         return INFINITY
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise InputError(f"k must be a non-negative integer or 'inf', got {value!r}")
-    if k < 0:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"k must be a non-negative integer or 'inf', got {brief(value)}")
+    if value < 0:
         raise InputError(f"k must be >= 0, got {value!r}")
-    return k
+    return value
 
 
 def label(spec, ties: str) -> str:

@@ -4,7 +4,8 @@ At each decision the ``j``-th oldest waiting query, ``j`` drawn uniformly from t
 generator (``rng.integers(waiting)``, one draw per decision); a run needs a seed.
 
 Indexed (:class:`RandomQueue`): the waiting ranks in a sorted list, the ``j``-th oldest in
-``O(log n)``. Naive: the waiting ranks sorted at every decision.
+``O(log n)``. Naive: the waiting ranks sorted at every decision. A peek draws ``j`` from a copy of
+the generator, so the run's draws are those of its pops alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sortedcontainers import SortedList
 
-from prefix_sched.solvers.online.queues import NaivePolicyQueue, QueueInputs
+from prefix_sched.solvers.online.queues import NaivePolicyQueue, QueueInputs, peek_generator
 
 
 def indexed_queue(spec, run: QueueInputs) -> RandomQueue:
@@ -37,3 +38,10 @@ class RandomQueue:
 
     def pop(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
         return self._waiting.pop(int(rng.integers(len(self._waiting))))
+
+    def peek(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        """The query :meth:`pop` would serve now, left waiting: its draw made on a copy of ``rng``
+        (:func:`~prefix_sched.solvers.online.queues.buckets.peek_generator`), which does not move."""
+        if not self._waiting:
+            raise IndexError("peek at an empty waiting queue")
+        return self._waiting[int(peek_generator(rng).integers(len(self._waiting)))]

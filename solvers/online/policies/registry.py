@@ -69,6 +69,7 @@ from prefix_sched.solvers.online.policies import (
 from prefix_sched.solvers.online.policies.k_lpm import INFINITY, fcfs_steps, parse_k
 from prefix_sched.solvers.online.queues import QUEUES, QueueInputs
 from prefix_sched.theory.cache import CacheState
+from prefix_sched.theory.parameters import read_count
 from prefix_sched.theory.prompt import Prompt
 
 SGLANG_THRESHOLD = sglang_lpm.THRESHOLD
@@ -227,6 +228,25 @@ class PolicySpec:
         return self.k is not None and 0 < self.k < INFINITY
 
     @property
+    def run_key(self) -> tuple:
+        """What the run depends on: two specs with the same key make the same run on every stream.
+
+        ``k-lpm`` with ``k = 0`` is ``fcfs`` and with ``k = inf`` is ``lpm`` (they share one queue,
+        :mod:`~prefix_sched.solvers.online.policies.k_lpm`); a tie rule matters only when the run
+        breaks ties (:attr:`breaks_ties`), a cycle start only when it has cycles (:attr:`has_cycles`).
+
+        >>> parse_policy("k-lpm:0").run_key == parse_policy("fcfs", tie_break="random").run_key
+        True
+        >>> parse_policy("k-lpm:inf").run_key == parse_policy("lpm", tie_break="random").run_key
+        False
+        """
+        name = self.name
+        if self.row.algorithm_one:
+            name = PolicyName.FCFS if self.k == 0 else PolicyName.LPM if self.k == INFINITY else name
+        return (name.value, self.k, self.tie_break if self.breaks_ties else TIE_BREAKS[0],
+                self.cycle_start if self.has_cycles else CYCLE_STARTS[0], self.param)
+
+    @property
     def needs_outputs(self) -> bool:
         """Whether the rule reads the queries' output lengths (``lof``)."""
         return self.row.outputs
@@ -251,10 +271,13 @@ class PolicySpec:
 
 
 def _count(text: str, what: str, spelled: str) -> int:
-    """A non-negative integer written in decimal (the parameter of ``spelled``)."""
-    if not (text.isascii() and text.isdigit()):
-        raise InputError(f"policy {spelled!r}: {what} must be a non-negative integer, got {text!r}")
-    return int(text)
+    """A non-negative integer written in digits 0-9 (the parameter of ``spelled``;
+    :func:`~prefix_sched.theory.parameters.read_count`)."""
+    try:
+        return read_count(text, what)
+    except InputError as err:
+        detail = str(err) if "ASCII" in str(err) else f"{what} must be a non-negative integer, got {text!r}"
+        raise InputError(f"policy {spelled!r}: {detail}") from None
 
 
 def parse_policy(
@@ -400,4 +423,19 @@ def option_refusal(names: Sequence[str], specs: Sequence[PolicySpec], given: Col
     if "seed" in given and not any(spec.randomized for spec in specs):
         return (f"{spell('seed')}: only applies with {spell('tie_break')} random or {spell('policy')} random "
                 "(the random choices)")
+    return None
+
+
+def same_run(specs: Sequence[PolicySpec]) -> tuple[PolicySpec, PolicySpec] | None:
+    """The first two of ``specs`` that make the same run (:attr:`PolicySpec.run_key`), or None.
+
+    >>> [s.label for s in same_run(policy_runs(["fcfs", "lpm", "k-lpm"], ["2", "0"]))]
+    ['fcfs', 'k-lpm(k=0)']
+    """
+    seen: dict[tuple, PolicySpec] = {}
+    for spec in specs:
+        key = spec.run_key
+        if key in seen:
+            return seen[key], spec
+        seen[key] = spec
     return None

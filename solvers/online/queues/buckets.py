@@ -1,15 +1,33 @@
 """Waiting ranks filed under an integer key: serve the largest key, ties to the oldest or drawn.
 
 The structure under every keyed index (LPM's match buckets under a radix cache, ``lpm-aging``,
-``spf``, ``shortest-prompt``, ``lof``): ``O(log n)`` amortised per file, unfile and pop.
+``spf``, ``shortest-prompt``, ``lof``): ``O(log n)`` amortised per file, unfile, pop and peek.
+Also :func:`peek_generator`, how every queue's ``peek`` draws.
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
 
 import numpy as np
 from sortedcontainers import SortedList
+
+
+def peek_generator(rng: np.random.Generator | None) -> np.random.Generator | None:
+    """A copy of ``rng`` (None stays None): it draws what ``rng`` would draw next, and ``rng`` is
+    left as it is.
+
+    Every waiting queue's ``peek(step, clock, rng)`` answers what ``pop(step, clock, rng)`` would
+    serve now without serving it; a random choice (a random tie, the ``random`` policy) is drawn
+    from this copy, so peeking never moves the run's seeded draws: a ``pop`` after any number of
+    peeks draws, and serves, exactly what it would have without them.
+
+    >>> rng = np.random.default_rng(5)
+    >>> int(peek_generator(rng).integers(100)) == int(rng.integers(100))
+    True
+    """
+    return None if rng is None else copy.deepcopy(rng)
 
 
 class KeyBuckets:
@@ -38,8 +56,8 @@ class KeyBuckets:
     >>> buckets = KeyBuckets(3, random_ties=False)
     >>> for rank, key in [(0, 1), (1, 5), (2, 5)]:
     ...     buckets.file(rank, key)
-    >>> buckets.pop(None), buckets.pop(None), len(buckets)
-    (1, 2, 1)
+    >>> buckets.peek(None), buckets.pop(None), buckets.pop(None), len(buckets)
+    (1, 1, 2, 1)
     """
 
     def __init__(self, size: int, random_ties: bool) -> None:
@@ -83,19 +101,28 @@ class KeyBuckets:
 
     def pop(self, rng: np.random.Generator | None) -> int:
         """Unfile and return a rank of the largest key (see the class docstring for ties)."""
+        rank = self._choose(rng, False)
+        self.unfile(rank)
+        return rank
+
+    def peek(self, rng: np.random.Generator | None) -> int:
+        """The rank :meth:`pop` would unfile now, left filed; a random tie is drawn from
+        :func:`peek_generator` (``rng`` does not move)."""
+        return self._choose(rng, True)
+
+    def _choose(self, rng: np.random.Generator | None, peeking: bool) -> int:
         if not self._count:
-            raise IndexError("pop from an empty waiting queue")
+            raise IndexError(f"{'peek at' if peeking else 'pop from'} an empty waiting queue")
         keys, sizes = self._keys, self._sizes
         while -keys[0] not in sizes:
             heapq.heappop(keys)
         value = -keys[0]
         bucket = self._buckets[value]
         if self._sorted:
-            rank = bucket[0 if rng is None else int(rng.integers(len(bucket)))]
-        else:
-            key_of = self.key_of
-            while key_of[bucket[0]] != value:
-                heapq.heappop(bucket)
-            rank = bucket[0]
-        self.unfile(rank)
-        return rank
+            if rng is None:
+                return bucket[0]
+            return bucket[int((peek_generator(rng) if peeking else rng).integers(len(bucket)))]
+        key_of = self.key_of
+        while key_of[bucket[0]] != value:
+            heapq.heappop(bucket)
+        return bucket[0]

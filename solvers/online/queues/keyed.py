@@ -9,8 +9,8 @@ Examples
 >>> queue = KeyedQueue(3, lambda rank, m: -rank % 2, None, random_ties=False)
 >>> for rank in range(3):
 ...     queue.add(rank, 0, 0)
->>> [queue.pop(0, 0, None) for _ in range(3)]
-[1, 0, 2]
+>>> queue.peek(0, 0, None), [queue.pop(0, 0, None) for _ in range(3)]
+(1, [1, 0, 2])
 """
 
 from __future__ import annotations
@@ -56,14 +56,23 @@ class KeyedQueue:
         self._buckets.file(rank, self._key(rank, match))
 
     def pop(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        self._refresh("pop from")
+        rank = self._buckets.pop(rng)
+        if self._tracker is not None:
+            self._tracker.remove(rank)
+        return rank
+
+    def peek(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        """The rank :meth:`pop` would serve now, left waiting (``rng`` does not move)."""
+        self._refresh("peek at")
+        return self._buckets.peek(rng)
+
+    def _refresh(self, doing: str) -> None:
+        """Refile the queries whose ``m_q`` changed since the last decision."""
         buckets = self._buckets
         if not buckets:
-            raise IndexError("pop from an empty waiting queue")
+            raise IndexError(f"{doing} an empty waiting queue")
         if self._tracker is not None:
             for rank, match in self._tracker.refresh():
                 buckets.unfile(rank)
                 buckets.file(rank, self._key(rank, match))
-        rank = buckets.pop(rng)
-        if self._tracker is not None:
-            self._tracker.remove(rank)
-        return rank

@@ -8,7 +8,10 @@ questions and all must make identical decisions:
 - ``pop_oldest()``: remove and return the oldest waiting query (an FCFS step);
 - ``pop_lpm(rng)``: remove and return a waiting query whose prompt has the longest cached prefix
   under the cache state (``state.reuse``); among ties the oldest (``rng is None``) or the
-  ``r``-th oldest with ``r = rng.integers(ties)`` (uniformly random, one draw per decision).
+  ``r``-th oldest with ``r = rng.integers(ties)`` (uniformly random, one draw per decision);
+- ``peek_oldest()`` and ``peek_lpm(rng)``: the query the pop would return now, left waiting (a
+  random tie drawn from :func:`~prefix_sched.solvers.online.queues.buckets.peek_generator`: ``rng``
+  does not move).
 
 The queues (:func:`make_lpm_queue` picks one, asking the state what it offers, never its class):
 
@@ -49,9 +52,9 @@ Examples
 ...     queue = make_lpm_queue(kind, prompts, state, random_ties=False)
 ...     for rank in range(3):
 ...         queue.add(rank)
-...     print(queue.pop_lpm(None), queue.pop_oldest(), len(queue))
-0 1 1
-0 1 1
+...     print(queue.peek_lpm(None), queue.pop_lpm(None), queue.peek_oldest(), queue.pop_oldest(), len(queue))
+0 0 1 1 1
+0 0 1 1 1
 
 Under a radix cache LPM sees every cached prefix, not only the last prompt's:
 
@@ -74,7 +77,7 @@ import numpy as np
 from sortedcontainers import SortedList
 
 from prefix_sched.errors import InputError
-from prefix_sched.solvers.online.queues.buckets import KeyBuckets
+from prefix_sched.solvers.online.queues.buckets import KeyBuckets, peek_generator
 from prefix_sched.solvers.online.queues.tracker import MatchTracker
 from prefix_sched.theory.cache import CacheState
 from prefix_sched.theory.prompt import Prompt
@@ -156,28 +159,41 @@ class LpmIndex:
 
     def pop_oldest(self) -> int:
         """Remove and return the oldest waiting query."""
-        return self._take(self._root, None)
+        return self._take(self._choose(self._root, None, "pop from"))
 
     def pop_lpm(self, rng: np.random.Generator | None) -> int:
         """Remove and return a waiting query of longest overlap with the cached prompt."""
+        return self._take(self._choose(self._deepest(), rng, "pop from"))
+
+    def peek_oldest(self) -> int:
+        """The oldest waiting query, left waiting."""
+        return self._choose(self._root, None, "peek at")
+
+    def peek_lpm(self, rng: np.random.Generator | None) -> int:
+        """The query :meth:`pop_lpm` would return now, left waiting (``rng`` does not move)."""
+        return self._choose(self._deepest(), peek_generator(rng) if self._sorted else None, "peek at")
+
+    def _deepest(self) -> _Node:
+        """The deepest node on the cached prompt's path with a waiting query below."""
         node = self._root
         for sid, _ in self._cached():
             child = node.children.get(sid)
             if child is None or child.count == 0:
                 break
             node = child
-        return self._take(node, rng)
+        return node
 
-    def _take(self, node: _Node, rng: np.random.Generator | None) -> int:
+    def _choose(self, node: _Node, rng: np.random.Generator | None, doing: str) -> int:
         if node.count == 0:
-            raise IndexError("pop from an empty waiting queue")
+            raise IndexError(f"{doing} an empty waiting queue")
         if self._sorted:
-            rank = node.members[0 if rng is None else int(rng.integers(node.count))]
-        else:
-            heap = node.members
-            while not self._waiting[heap[0]]:
-                heapq.heappop(heap)
-            rank = heap[0]
+            return node.members[0 if rng is None else int(rng.integers(node.count))]
+        heap = node.members
+        while not self._waiting[heap[0]]:
+            heapq.heappop(heap)
+        return heap[0]
+
+    def _take(self, rank: int) -> int:
         self._waiting[rank] = 0
         path, self._paths[rank] = self._paths[rank], None
         for member in path:
@@ -217,27 +233,44 @@ class MatchIndexQueue:
 
     def pop_oldest(self) -> int:
         """Remove and return the oldest waiting query."""
-        arrived, key_of = self._arrived, self._buckets.key_of
-        while arrived and key_of[arrived[0]] is None:
-            heapq.heappop(arrived)
-        if not arrived:
-            raise IndexError("pop from an empty waiting queue")
-        rank = heapq.heappop(arrived)
+        rank = self._oldest("pop from")
+        heapq.heappop(self._arrived)
         self._buckets.unfile(rank)
         self._tracker.remove(rank)
         return rank
 
     def pop_lpm(self, rng: np.random.Generator | None) -> int:
         """Remove and return a waiting query with the longest cached prefix."""
+        self._refresh("pop from")
+        rank = self._buckets.pop(rng)
+        self._tracker.remove(rank)
+        return rank
+
+    def peek_oldest(self) -> int:
+        """The oldest waiting query, left waiting."""
+        return self._oldest("peek at")
+
+    def peek_lpm(self, rng: np.random.Generator | None) -> int:
+        """The query :meth:`pop_lpm` would return now, left waiting (``rng`` does not move)."""
+        self._refresh("peek at")
+        return self._buckets.peek(rng)
+
+    def _oldest(self, doing: str) -> int:
+        arrived, key_of = self._arrived, self._buckets.key_of
+        while arrived and key_of[arrived[0]] is None:
+            heapq.heappop(arrived)
+        if not arrived:
+            raise IndexError(f"{doing} an empty waiting queue")
+        return arrived[0]
+
+    def _refresh(self, doing: str) -> None:
+        """Refile the queries whose match changed since the last decision."""
         buckets = self._buckets
         if not buckets:
-            raise IndexError("pop from an empty waiting queue")
+            raise IndexError(f"{doing} an empty waiting queue")
         for rank, value in self._tracker.refresh():
             buckets.unfile(rank)
             buckets.file(rank, value)
-        rank = buckets.pop(rng)
-        self._tracker.remove(rank)
-        return rank
 
 
 class NaiveLpmQueue:
@@ -263,6 +296,23 @@ class NaiveLpmQueue:
 
     def pop_lpm(self, rng: np.random.Generator | None) -> int:
         """Remove and return a waiting query with the longest cached prefix."""
+        rank = self._lpm(rng)
+        self._waiting.remove(rank)
+        return rank
+
+    def peek_oldest(self) -> int:
+        """The oldest waiting query, left waiting."""
+        if not self._waiting:
+            raise IndexError("peek at an empty waiting queue")
+        return min(self._waiting)
+
+    def peek_lpm(self, rng: np.random.Generator | None) -> int:
+        """The query :meth:`pop_lpm` would return now, left waiting (``rng`` does not move)."""
+        if not self._waiting:
+            raise IndexError("peek at an empty waiting queue")
+        return self._lpm(peek_generator(rng))
+
+    def _lpm(self, rng: np.random.Generator | None) -> int:
         best, ties = -1, []
         for rank in self._waiting:
             shared = self._state.reuse(self._prompts[rank])
@@ -271,9 +321,7 @@ class NaiveLpmQueue:
             elif shared == best:
                 ties.append(rank)
         ties.sort()
-        rank = ties[0 if rng is None else int(rng.integers(len(ties)))]
-        self._waiting.remove(rank)
-        return rank
+        return ties[0 if rng is None else int(rng.integers(len(ties)))]
 
 
 class LpmStepQueue:
@@ -310,3 +358,11 @@ class LpmStepQueue:
                 return queue.pop_oldest()
             return queue.pop_lpm(rng)
         return queue.pop_oldest() if self._is_fcfs_step(step) else queue.pop_lpm(rng)
+
+    def peek(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        """The query :meth:`pop` would serve now, left waiting (no fallback is counted; ``rng``
+        does not move)."""
+        queue = self._queue
+        if self._threshold is not None:
+            return queue.peek_oldest() if len(queue) > self._threshold else queue.peek_lpm(rng)
+        return queue.peek_oldest() if self._is_fcfs_step(step) else queue.peek_lpm(rng)

@@ -10,8 +10,8 @@ Examples
 >>> queue = NaivePolicyQueue.by_key(lambda rank, step, entered: -rank % 2, random_ties=False)
 >>> for rank in range(3):
 ...     queue.add(rank, 0, 0)
->>> [queue.pop(0, 0, None) for _ in range(3)]
-[1, 0, 2]
+>>> queue.peek(0, 0, None), [queue.pop(0, 0, None) for _ in range(3)]
+(1, [1, 0, 2])
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from prefix_sched.solvers.online.queues.buckets import peek_generator
 
 Choose = Callable[[list[int], int, int, "np.random.Generator | None", dict[int, int]], int]
 """``choose(ranks, step, clock, rng, entered)``: the rank to serve among the waiting ``ranks`` (in
@@ -58,3 +60,10 @@ class NaivePolicyQueue:
         rank = self._choose(sorted(self._entered), step, clock, rng, self._entered)
         del self._entered[rank]
         return rank
+
+    def peek(self, step: int, clock: int, rng: np.random.Generator | None) -> int:
+        """The rank :meth:`pop` would serve now, left waiting: the same choice, its draws from
+        :func:`~prefix_sched.solvers.online.queues.buckets.peek_generator`."""
+        if not self._entered:
+            raise IndexError("peek at an empty waiting queue")
+        return self._choose(sorted(self._entered), step, clock, peek_generator(rng), self._entered)

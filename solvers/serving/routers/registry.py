@@ -37,7 +37,8 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
-from prefix_sched.theory.numbers import brief, exact_number, to_json
+from prefix_sched.theory.numbers import brief, to_json
+from prefix_sched.theory.parameters import read_number
 from prefix_sched.theory.serving.requests import parse_duration_us
 
 from prefix_sched.errors import InputError
@@ -157,7 +158,7 @@ def _value(name: str, key: str, text: str) -> Any:
     try:
         if key == "interval":
             return 0 if text in ("0", "never") else parse_duration_us(text, "interval")
-        number = exact_number(text, key)
+        number = read_number(text, key)
     except InputError as err:
         raise InputError(f"router {name!r}: {err}") from None
     if key == "cache" and not 0 <= number <= 1:

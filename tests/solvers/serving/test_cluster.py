@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prefix_sched.solvers.serving import engine as engine_module
+from prefix_sched.solvers.serving.engine import loop as engine_module
 from prefix_sched.solvers.serving.engine import DECODE, PREFILL, WAITING, serve
 from prefix_sched.solvers.serving.registry import SCHEDULER_FORMS
 from prefix_sched.solvers.serving.routers import ROUTERS, RouterName, parse_router

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prefix_sched.solvers.serving import engine as engine_module
+from prefix_sched.solvers.serving.engine import loop as engine_module
 from prefix_sched.solvers.serving.engine import DONE, PREFILL, serve
 from prefix_sched.solvers.serving.registry import SCHEDULER_FORMS
 from prefix_sched.theory.serving.costs import parse_cost

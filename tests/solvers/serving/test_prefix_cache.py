@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prefix_sched.solvers.serving.prefix_cache import EngineCache, offsets
+from prefix_sched.solvers.serving.prefix_cache import EngineCache
+from prefix_sched.theory.cache.radix import segment_offsets as offsets
 from prefix_sched.theory.cache import parse_cache
 
 LENGTHS = {"a": 3, "b": 2, "c": 5, "d": 1, "e": 4}

@@ -283,8 +283,9 @@ def test_worker_counts_give_byte_identical_files_and_a_resume_reruns_only_what_i
     csv = tmp_path / "two" / "results.csv"
     lines = csv.read_text().splitlines(keepends=True)
     assert lines == [lines[0], *sorted(lines[1:])] and len(lines) == SMALL_CELLS + 1
-    # Three rows never written and one cut off by a kill (no final newline).
+    # Three rows never written and one cut off by a kill (no final newline), before any Parquet save.
     csv.write_text("".join(lines[:-4]) + lines[-4][:25])
+    (tmp_path / "two" / "results.parquet").unlink()
     capsys.readouterr()
     assert main(["sweep", str(spec), "--out", str(tmp_path / "two")]) == 0
     captured = capsys.readouterr()
@@ -430,5 +431,5 @@ def test_ray_missing_is_bad_input_before_any_work(tmp_path, capsys, monkeypatch)
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     spec = write(tmp_path, SMALL)
     assert main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--ray", "auto"]) == 2
-    assert "--ray needs ray, which is not installed (pip install 'prefix-sched[sweep]')" in capsys.readouterr().err
+    assert "--ray: Ray is not installed (pip install 'prefix-sched[sweep]')" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -447,7 +447,7 @@ def test_bad_ids_are_refused_in_stream_files(tmp_path, value, shown):
 def test_bad_hash_ids_and_schedule_ids_are_refused(tmp_path, value, shown):
     line = json.dumps({"timestamp": 0, "input_length": 600, "hash_ids": [0, value]})
     path = _write_bytes(tmp_path, (VALID["mooncake"].decode() + line + "\n").encode())
-    with pytest.raises(FormatError, match=f":3: hash_ids segment 1: an id must be a string or an integer, got "):
+    with pytest.raises(FormatError, match=":3: hash_ids segment 1: an id must be a string or an integer, got "):
         _read("mooncake", path)
     numbered = Stream.from_records([(1, (("u", 1),), 0), (0, (("v", 1),), 0)])
     lines = [SCHEDULE_HEADER, '{"position": 0, "id": 0}', json.dumps({"position": 1, "id": value})]

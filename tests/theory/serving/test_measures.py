@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prefix_sched.theory.evaluator import evaluate, percentile
+from prefix_sched.theory.measures import MEASURES, measure
 from prefix_sched.theory.serving.measures import (
     ALL,
+    PART1_MEASURES,
     BatchLog,
     Timeline,
     batch_summary,
@@ -19,7 +22,9 @@ from prefix_sched.theory.serving.measures import (
     meets_objectives,
     summarize,
 )
+from prefix_sched.theory.serving.objectives import OBJECTIVE_METRICS
 from prefix_sched.theory.serving.requests import Workload, parse_classes
+from prefix_sched.theory.stream import Query, Stream
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,3 +99,56 @@ def test_engine_rows_split_the_whole():
     for g, row in enumerate(rows):
         ttft = sorted(run.token_times_us(i)[0] - w.requests[i].arrival_us for i in range(4) if t.engine[i] == g)
         assert row["ttft_p50"] == (ttft[0] + ttft[1]) / 2
+
+
+# --- one percentile, one vocabulary ------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(-10**9, 10**9), min_size=1, max_size=40),
+       q=st.sampled_from([0, 1, 50, 90, 99, 100, Fraction(999, 10), "1/3"]), presorted=st.booleans())
+def test_the_serving_percentile_is_the_evaluators(values, q, presorted):
+    """The serving measures' percentile is Part 1's (theory/evaluator.py): on an int64 array, sorted
+    or not, it gives exactly what the evaluator gives on the same values as a list, types included
+    (``int`` when whole, else ``Fraction``), for both of numpy's methods."""
+    assert exact_percentile is percentile
+    array = np.array(sorted(values) if presorted else values, dtype=np.int64)
+    for method in ("linear", "inverted_cdf"):
+        got = percentile(array, q, method, presorted=presorted)
+        expected = percentile(list(values), q, method)
+        assert got == expected and type(got) is type(expected)
+        assert type(got) in (int, Fraction)
+
+
+@st.composite
+def part1_runs(draw):
+    """A stream with integer arrivals (prompts from a small pool of shared heads) and an order."""
+    n = draw(st.integers(1, 12))
+    heads = [(("h1", 3),), (("h1", 3), ("h2", 4)), (("h3", 2),), ()]
+    queries = tuple(Query(f"q{i}", draw(st.sampled_from(heads)) + ((f"own{i}", draw(st.integers(1, 5))),),
+                          draw(st.integers(0, 40))) for i in range(n))
+    return Stream(queries), draw(st.permutations(range(n)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(run=part1_runs(), cache=st.sampled_from(["last", "unbounded", "lru:12"]))
+def test_part1_and_serving_names_of_one_quantity_agree(run, cache):
+    """PART1_MEASURES pairs a summary figure with Part 1's measure of the same quantity. A
+    Definition 2 run written as a serving timeline (one output token per query at its completion,
+    the query's reuse as its cached tokens, one tick per microsecond, so a token-time is a
+    microsecond) gives the same value under both names, and the names are in both tables."""
+    stream, order = run
+    ev = evaluate(stream, order, cache=cache)
+    position = {index: k for k, index in enumerate(ev.order)}
+    at = [position[i] for i in range(stream.n)]  # the workload is in stream order
+    workload = Workload.from_lengths(stream.lengths, [1] * stream.n, [q.arrival for q in stream.queries])
+    timeline = Timeline(workload, 1, np.array([q.arrival for q in stream.queries], dtype=np.int64),
+                        np.array([ev.start[k] for k in at], dtype=np.int64), np.arange(stream.n + 1),
+                        np.array([ev.completion[k] for k in at], dtype=np.int64), np.zeros(stream.n, dtype=np.int64),
+                        cached_tokens=np.array([ev.reused[k] for k in at], dtype=np.int64))
+    row = summarize(timeline)[ALL]
+    part1 = measure(ev, stream, list(PART1_MEASURES.values()))
+    for serving_name, part1_name in PART1_MEASURES.items():
+        assert serving_name in row and part1_name in MEASURES
+        assert row[serving_name] == part1[part1_name], (serving_name, part1_name)
+        assert type(row[serving_name]) is type(part1[part1_name])
+    assert {name for name in PART1_MEASURES if name.startswith("ttft_")} <= set(OBJECTIVE_METRICS)

@@ -1,0 +1,168 @@
+"""The value checks a sweep spec is read with: every error names the file, the table and the key.
+
+:class:`Reader` holds the spec's name (for messages) and folder (for relative paths) and reads one
+value at a time: a list (``values``: non-empty, a scalar standing for a list of one where allowed),
+an integer, an exact number (a TOML integer or float, or a string read by the one reader of numbers
+in text, :func:`~prefix_sched.theory.parameters.read_number`: ASCII digits only), a choice, a seed
+(``0 .. 2^63 - 1``: seeds are stored as 64-bit integers), a file (a regular file: a named pipe or a
+device would block the sweep, or never end), unknown keys and values given twice. Each raises a
+:class:`~prefix_sched.errors.FormatError` ``FILE: [TABLE] KEY: MESSAGE``.
+
+:data:`MAX_CELLS` bounds a grid: the spec modules count it from the lengths of its lists before
+anything is expanded or built (:meth:`Reader.check_size`).
+
+What it leaves out: what the keys mean (:mod:`~prefix_sched.studies.sweep.spec` for policy cells,
+:mod:`~prefix_sched.studies.sweep.serving_spec` for serving cells).
+
+Examples
+--------
+>>> reader = Reader("s.toml", Path("."))
+>>> reader.number("[streams.d]", "delta", "7/3"), reader.number("", "alpha", 0.1)
+(Fraction(7, 3), Fraction(1, 10))
+>>> reader.number("[streams.d]", "delta", "７")
+Traceback (most recent call last):
+...
+prefix_sched.errors.FormatError: s.toml: [streams.d] delta: must be written in ASCII digits: '７' (FULLWIDTH DIGIT SEVEN) is not one, got '７'
+>>> reader.check_size(10 ** 7)
+Traceback (most recent call last):
+...
+prefix_sched.errors.FormatError: s.toml: the grid has 10000000 cells, more than the 1000000 a sweep runs; split the spec
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prefix_sched.errors import FormatError, InputError
+from prefix_sched.theory.limits import FLOAT_MAX
+from prefix_sched.theory.numbers import Exact, brief, exact_number
+from prefix_sched.theory.parameters import INT64_MAX, SEED_MAX, read_number
+
+MAX_CELLS = 1_000_000
+"""The most cells a spec may have: each is a row kept in memory and rewritten with every file."""
+
+
+class Reader:
+    """Checks one spec's values; every error names ``self.name``, the table and the key."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.folder = folder
+
+    def error(self, where: str, key: str, message: str) -> FormatError:
+        place = f"{where} " if where else ""
+        return FormatError(f"{self.name}: {place}{key}: {message}")
+
+    def check_size(self, cells: int) -> None:
+        """Refuse a grid of more than :data:`MAX_CELLS` cells, with its count."""
+        if cells > MAX_CELLS:
+            raise FormatError(f"{self.name}: the grid has {cells} cells, more than the {MAX_CELLS} a sweep runs; "
+                              "split the spec")
+
+    def known_keys(self, where: str, body: Mapping[str, Any], valid: Sequence[str]) -> None:
+        for key in body:
+            if key not in valid:
+                hint = " (seeds = [...] sets the generator's seed)" if key == "seed" else ""
+                raise self.error(where, brief(key), f"unknown key{hint}; valid: {', '.join(valid)}")
+
+    def table(self, where: str, key: str, value: Any) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(where, key, f"must be a table, got {brief(value)}")
+        return value
+
+    def values(self, where: str, key: str, value: Any, scalar: bool = False) -> list:
+        """A non-empty list; with ``scalar`` one value stands for a list of one."""
+        if not isinstance(value, list):
+            if scalar and not isinstance(value, dict):
+                return [value]
+            raise self.error(where, key, f"must be a list, got {brief(value)}")
+        if not value:
+            raise self.error(where, key, "must not be empty: nothing to sweep over")
+        return value
+
+    def seeds(self, where: str, body: Mapping[str, Any]) -> tuple[int, ...]:
+        if "seeds" not in body:
+            raise self.error(where, "seeds", "missing: a list of integers >= 0, e.g. seeds = [0, 1, 2]")
+        seeds = tuple(self.integer(where, "seeds", v, minimum=0, maximum=SEED_MAX)
+                      for v in self.values(where, "seeds", body["seeds"]))
+        self.unique(where, "seeds", seeds)
+        return seeds
+
+    def integer(self, where: str, key: str, value: Any, minimum: int, maximum: int = INT64_MAX) -> int:
+        """An integer in ``[minimum, maximum]`` (by default what a 64-bit signed column holds)."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(where, key, f"must be an integer >= {minimum}, got {brief(value)}")
+        if value > maximum:
+            limit = "2^63 - 1 (a signed 64-bit integer)" if maximum == INT64_MAX else str(maximum)
+            raise self.error(where, key, f"must be at most {limit}, got {brief(value)}")
+        return value
+
+    def number(self, where: str, key: str, value: Any, minimum: Exact | None = None,
+               above: Exact | None = None, hint: str = "") -> Exact:
+        """An exact number: a TOML integer or float, or a string ``"p/q"``, ``"2.5"``, ``"1e-3"``."""
+        bounds = f" >= {minimum}" if minimum is not None else f" > {above}" if above is not None else ""
+        message = f"must be a number{bounds} like 3, 2.5 or '7/3'{hint}, got {brief(value)}"
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.error(where, key, message)
+        try:
+            number = read_number(value, key) if isinstance(value, str) else exact_number(value, key)
+        except InputError as err:
+            detail = str(err).removeprefix(f"{key} ").removeprefix(f"{key}: ")
+            if detail.startswith("must be a number") or not isinstance(value, str):
+                detail = message
+            raise self.error(where, key, detail) from None
+        if (minimum is not None and number < minimum) or (above is not None and number <= above):
+            raise self.error(where, key, message)
+        if abs(number) > FLOAT_MAX:
+            raise self.error(where, key, f"must be at most {FLOAT_MAX:.6g} in size (a float's range), got "
+                                         f"{brief(value)}")
+        return number
+
+    def choice(self, where: str, key: str, value: Any, valid: Sequence[str]) -> str:
+        if not isinstance(value, str) or value not in valid:
+            raise self.error(where, key, f"must be one of {', '.join(valid)}, got {brief(value)}")
+        return value
+
+    def text(self, where: str, key: str, value: Any, parse: Callable[[str], Any]) -> Any:
+        """A string read by ``parse`` (a registry's parse point), its error naming the key."""
+        if not isinstance(value, str):
+            raise self.error(where, key, f"must be a string, got {brief(value)}")
+        try:
+            return parse(value)
+        except InputError as err:
+            raise self.error(where, key, str(err)) from None
+
+    def file(self, where: str, key: str, value: Any) -> Path:
+        """A regular file, relative to the spec's folder (a pipe or a device is refused unopened)."""
+        if not isinstance(value, str) or not value:
+            raise self.error(where, key, f"must be a path (a string), got {brief(value)}")
+        if "\0" in value:
+            raise self.error(where, key, f"a path has no NUL character, got {brief(value)}")
+        path = Path(value) if Path(value).is_absolute() else self.folder / value
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError) as err:
+            raise self.error(where, key, f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else \
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) \
+                else "not a regular file"
+            raise self.error(where, key, f"{path} is {kind}, not a regular file (a sweep reads its file more than once)")
+        return path
+
+    def unique(self, where: str, key: str, values: Sequence[Any], show: Callable[[Any], str] = repr) -> None:
+        seen: list = []
+        for value in values:
+            if value in seen:
+                raise self.error(where, key, f"{show(value)} is given twice")
+            seen.append(value)
+
+
+def product(lengths: Sequence[int]) -> int:
+    """The number of combinations of lists of ``lengths``."""
+    return math.prod(lengths)
