@@ -65,7 +65,7 @@ from itertools import count
 
 from prefix_sched.errors import InputError
 from prefix_sched.theory.cache import CacheState, Listener
-from prefix_sched.theory.cache.radix import reach, segment_offsets
+from prefix_sched.theory.cache.radix import cached_depth, reach, segment_offsets
 from prefix_sched.theory.prompt import Prompt
 
 
@@ -118,16 +118,7 @@ class EngineCache(CacheState):
 
     def reuse(self, prompt: Prompt) -> int:
         """The tokens of ``prompt`` cached as a prefix; nothing changes."""
-        node, depth, j, base, n = self.root, 0, 0, 0, len(prompt)
-        while j < n:
-            child = node.children.get((prompt[j][0], depth - base))
-            if child is None:
-                break
-            depth, j, base = reach(child, prompt, j, base)
-            if depth < child.end:
-                break
-            node = child
-        return depth
+        return cached_depth(self.root, prompt)
 
     def watch(self, listener: Listener) -> None:
         self.listener = listener

@@ -96,13 +96,7 @@ class Sarathi:
             if e.phase[r] == PREFILL:
                 kept_pre.append(r)
                 continue
-            while not e.reserve_one(r):
-                if remaining:
-                    e.preempt(remaining.pop())
-                else:
-                    e.preempt(r)
-                    break
-            else:
+            if e.reserve_or_preempt(r, remaining):
                 kept_dec.append(r)
         self.pre = kept_pre
         self.dec = np.array(kept_dec, dtype=np.int64)

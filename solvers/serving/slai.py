@@ -142,13 +142,7 @@ class Slai:
                 continue
             r = int(ids[0])  # memory is short: one decode at a time
             self._drop_front(1)
-            while not e.reserve_one(r):
-                if self.paused:
-                    e.preempt(self.paused.pop())
-                else:
-                    e.preempt(r)
-                    break
-            else:
+            if e.reserve_or_preempt(r, self.paused):
                 self._taken.append(np.array([r], dtype=np.int64))
                 used += 1
                 count += 1

@@ -86,13 +86,7 @@ class VllmV0:
         taken: list[int] = []
         while remaining and len(taken) < e.budget:
             r = remaining.popleft()
-            while not e.reserve_one(r):
-                if remaining:
-                    e.preempt(remaining.pop())
-                else:
-                    e.preempt(r)
-                    break
-            else:
+            if e.reserve_or_preempt(r, remaining):
                 taken.append(r)
         self.dec = np.array(taken + list(remaining), dtype=np.int64)
         return np.array(taken, dtype=np.int64)

@@ -152,6 +152,23 @@ def reach(node: RadixNode, prompt: Prompt, j: int, base: int) -> tuple[int, int,
             return stop, j, stop
 
 
+def cached_depth(root: RadixNode, prompt: Prompt) -> int:
+    """The tokens of ``prompt`` on a path from ``root`` of a radix tree (this module's, or the
+    serving engine's prefix cache, whose nodes carry the same ``children``, ``prompt`` and ``end``):
+    its longest cached prefix. Walks segment by segment (:func:`reach`); nothing changes.
+    """
+    node, depth, j, base, n = root, 0, 0, 0, len(prompt)
+    while j < n:
+        child = node.children.get((prompt[j][0], depth - base))
+        if child is None:
+            break
+        depth, j, base = reach(child, prompt, j, base)
+        if depth < child.end:
+            break
+        node = child
+    return depth
+
+
 def _prefix(prompt: Prompt, tokens: int) -> Prompt:
     """The first ``tokens`` tokens of ``prompt`` as a prompt (its last segment possibly cut)."""
     out, depth = [], 0
@@ -217,16 +234,7 @@ class RadixState(CacheState):
 
     def reuse(self, prompt: Prompt) -> int:
         """The longest prefix of ``prompt`` that is cached, in tokens; the state is unchanged."""
-        node, depth, j, base, n = self._root, 0, 0, 0, len(prompt)
-        while j < n:
-            child = node.children.get((prompt[j][0], depth - base))
-            if child is None:
-                break
-            depth, j, base = reach(child, prompt, j, base)
-            if depth < child.end:
-                break
-            node = child
-        return depth
+        return cached_depth(self._root, prompt)
 
     @property
     def root(self) -> RadixNode:

@@ -16,6 +16,7 @@ holds (the schedulers).
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,17 @@ class Engine:
             self.free += self.cache.evict(1)
         self.blocks[r] += 1
         self.free -= 1
+        return True
+
+    def reserve_or_preempt(self, r: int, victims: MutableSequence[int]) -> bool:
+        """Give decode ``r`` its slot, preempting the requests at the back of ``victims`` (popped,
+        the scheduler's victim order) while it does not fit, and ``r`` itself when none is left;
+        ``True`` when ``r`` keeps running."""
+        while not self.reserve_one(r):
+            if not victims:
+                self.preempt(r)
+                return False
+            self.preempt(victims.pop())
         return True
 
     def preempt(self, r: int) -> None:
