@@ -81,6 +81,10 @@ def computable_problem(stream: Stream, *, load: object = None, alpha: object = 0
                           f"is beyond a float's range ({FLOAT_MAX:.2g}): loads are printed and stored as floats")
     if load is not None and Fraction(exact_number(load, "load")) > FLOAT_MAX:
         return "load", f"{_show(load)} is beyond a float's range ({FLOAT_MAX:.2g}): loads are printed and stored as floats"
+    bound = time_bound(stream)
+    if bound > FLOAT_MAX:  # the stream as given, before any load or alpha
+        return "stream", (f"its arrivals and prompts make the times of a run reach {_sci(bound)} token-times, beyond "
+                          f"a float's range ({FLOAT_MAX:.2g}): they are printed and stored as floats")
     for what, value, bound in (("alpha", alpha, time_bound(stream, alpha=alpha)),
                                ("load", load, time_bound(stream, load=load, alpha=alpha))):
         if bound > FLOAT_MAX:
@@ -146,9 +150,10 @@ def serving_problem(workload: Any, cost: Any) -> str | None:
     if last * D >= TICKS_LIMIT:
         return f"the last arrival, {_big(last)} us, is {_big(last * D)} ticks of 1/{D} us, beyond 2^62"
     ticks = cost.in_ticks(D)
-    for name in ("k0", "kp", "kd", "kkv", "katt2"):
+    for name, coefficient in (("k0", "c0"), ("kp", "cp"), ("kd", "cd"), ("kkv", "ckv"), ("katt2", "catt")):
         if getattr(ticks, name) >= TICKS_LIMIT:
-            return f"a coefficient of the cost {cost.spec} is {_big(getattr(ticks, name))} ticks of 1/{D} us, beyond 2^62"
+            return (f"the cost's {coefficient} = {_show(getattr(cost, coefficient))} us is "
+                    f"{_big(getattr(ticks, name))} ticks of 1/{D} us, beyond 2^62")
     tokens = sum(r.prompt_tokens + r.output_tokens for r in workload.requests)
     if tokens >= TICKS_LIMIT:
         return f"the requests hold {_big(tokens)} prompt and output tokens, beyond 2^62"

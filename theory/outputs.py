@@ -31,6 +31,7 @@ prefix_sched.errors.OutputError: --json: cannot write ...missing/x.json: the fol
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ def check_output_path(path: Path | str, option: str) -> Path:
         raise OutputError(f"{option}: cannot write {target}: {folder} is not a folder")
     if target.is_dir():
         raise OutputError(f"{option}: cannot write {target}: it is a folder")
+    _refuse_special(target, option)
     if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(f"{option}: cannot write {target}: the file is read-only")
     try:
@@ -78,6 +80,7 @@ def atomic_path(path: Path | str, option: str) -> Iterator[Path]:
     an OSError becomes an OutputError naming the option.
     """
     target = Path(path)
+    _refuse_special(target, option)
     suffix = target.suffix
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}",
@@ -119,6 +122,20 @@ def save_figure(fig, path: Path | str, option: str, *, file_format: str, dpi: in
             fig.savefig(temporary, dpi=dpi, format=file_format)
     finally:
         plt.close(fig)
+
+
+def _refuse_special(target: Path, option: str) -> None:
+    """Refuse a target that exists and is not a regular file (a device such as ``/dev/null``, a
+    named pipe, a socket): the atomic rename would replace the node itself with a file."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return  # absent (or a dangling link): a new file is created
+    if not stat.S_ISREG(mode):
+        kind = ("a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+                else "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "not a regular file")
+        raise OutputError(f"{option}: cannot write {target}: it is {kind}, not a regular file")
 
 
 def _keep_mode(target: Path, temporary: Path) -> None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from decimal import Decimal
 from fractions import Fraction
 
 from prefix_sched.commands.common import (
-    add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, named, not_applicable,
-    number, progress_bar, stdout,
+    FLOAT_MAX, add_stream_arguments, check_stream_arguments, fmt, integer, limit_seconds, load_stream, named,
+    not_applicable, number, progress_bar, stdout,
 )
+from prefix_sched.errors import InputError
 from prefix_sched.solvers.approx.appendix_a import APPENDIX_A, DEFAULT_MAX_STATES, approx
 from prefix_sched.solvers.approx.graph import write_block_dag
 from prefix_sched.theory.cache import require_last_prompt
@@ -56,6 +58,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _short(value: Fraction | int) -> str:
+    """An exact number for a message: as it is, or in scientific notation when long."""
+    text = str(value)
+    if len(text) <= 30:
+        return text
+    value = Fraction(value)
+    return f"{Decimal(value.numerator) / Decimal(value.denominator):.3g}"
+
+
 def run(args: argparse.Namespace) -> int:
     check_stream_arguments(args)
     cache = named("--cache", require_last_prompt, args.cache, APPENDIX_A).spec
@@ -65,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     dag = None if args.dag is None else check_output_path(args.dag, "--dag")
     stream = load_stream(args)
     eps = DEFAULT_EPS if args.eps is None else args.eps
+    if args.block_size is None and Fraction(2 * args.ttft - 1) / Fraction(eps) > FLOAT_MAX:
+        raise InputError(f"--eps: {_short(eps)} with --ttft {_short(args.ttft)} makes the default block size ceil((2T - 1) / eps) "
+                         "beyond a float's range; give a larger --eps or --block-size")
     with progress_bar(1, "approx blocks", sys.stderr.isatty()) as done:
         result = approx(stream, args.ttft, eps, exact=args.exact, max_length=args.max_length,
                         block_size=args.block_size, max_states=args.max_states, time_limit=args.time_limit,

@@ -66,9 +66,11 @@ INT32_MAX = 2 ** 31 - 1
 FULL_DIGITS = 30  # numbers shown in full in tables; larger ones in scientific notation
 MAX_SECONDS = 10 ** 9  # 31 years; the engines turn a time limit into a float
 FLOAT_MAX = sys.float_info.max
-# Tables stay whole when piped to a file or a CI log (rich would wrap them at 80 columns).
-stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-stderr = Console(stderr=True, highlight=False)
+# Tables stay whole when piped to a file or a CI log (rich would wrap them at 80 columns), and a
+# message stays one line. No markup: what is printed holds file names and labels the user wrote,
+# and a "[/x]" in one must print as written, never stop the command after its work is done.
+stdout = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+stderr = Console(stderr=True, highlight=False, markup=False, width=None if sys.stderr.isatty() else 10_000)
 
 
 class StoreOnce(argparse._StoreAction):
@@ -78,10 +80,11 @@ class StoreOnce(argparse._StoreAction):
 
     def __call__(self, parser, namespace, values, option_string=None):
         given = namespace.__dict__.setdefault(GIVEN, {})
+        text = getattr(self, "written", values)  # as written (Parser._get_values keeps it), not as read
         if self.dest in given:
-            raise argparse.ArgumentError(self, f"given twice ({_shown(given[self.dest])} and {_shown(values)}); it "
+            raise argparse.ArgumentError(self, f"given twice ({_shown(given[self.dest])} and {_shown(text)}); it "
                                                "takes one value")
-        given[self.dest] = values
+        given[self.dest] = text
         setattr(namespace, self.dest, values)
 
 
@@ -90,6 +93,8 @@ GIVEN = "_given_once"
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, (list, tuple)):  # a listed value (NAME,NAME...) as written
+        value = ",".join(str(item) for item in value)
     return brief(value if isinstance(value, str) else str(value))
 
 
@@ -104,6 +109,10 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.register("action", None, StoreOnce)
         self.register("action", "store", StoreOnce)
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        action.written = " ".join(arg_strings)  # for StoreOnce's message: the value as the user wrote it
+        return super()._get_values(action, arg_strings)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message.removeprefix('argument '))}\n")

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.markup import escape
 from rich.table import Table
 
 from prefix_sched.commands.common import EXIT_INTERRUPTED, integer, named, not_applicable, stderr, stdout
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         named("--ray", require_ray)
         executor = RayExecutor(args.ray, args.workers, "--ray")
     else:
-        executor = LocalExecutor(args.workers or _cores())
+        executor = named("--workers", LocalExecutor, args.workers or _cores())
     spec = read_spec(args.spec)
     with _Progress(sys.stderr.isatty()) as progress:
         outcome = run_sweep(spec, folder, executor, retry_failed=args.retry_failed,
@@ -165,14 +164,14 @@ def _summary(args: argparse.Namespace) -> int:
     if results_kind(rows) == "serving":
         return _serving_summary(results, rows, plot)
     groups = summarize(rows)
-    table = Table(title=escape(f"{results}: {len(rows)} cells, medians over seeds (times in token-times)"))
+    table = Table(title=(f"{results}: {len(rows)} cells, medians over seeds (times in token-times)"))
     for column in ("stream", "load", "policy", "cache", "ok", "failed", "p50", "p99", "p99 min-max", "mean",
                    "reused"):
         table.add_column(column, justify="left" if column in ("stream", "policy", "cache") else "right")
     for g in groups:
         stream = f"{g.stream}[{g.variant}]" if g.variant else g.stream
         load = g.load if g.x is None or g.load != "as-given" else f"as-given ({g.x:.3g})"
-        table.add_row(escape(stream), load, escape(g.policy), g.cache, str(g.ok), str(g.failed), _show(g.p50), _show(g.p99),
+        table.add_row(stream, load, g.policy, g.cache, str(g.ok), str(g.failed), _show(g.p50), _show(g.p99),
             "-" if g.p99_low is None else f"{g.p99_low:.6g}-{g.p99_high:.6g}", _show(g.mean),
             "-" if g.reused_share is None else f"{g.reused_share:.1%}")
     stdout.print(table)
@@ -183,14 +182,14 @@ def _summary(args: argparse.Namespace) -> int:
 
 def _serving_summary(results: Path, rows: list, plot: Path) -> int:
     groups = summarize_serving(rows)
-    table = Table(title=escape(f"{results}: {len(rows)} serving cells, medians over seeds (times in ms)"))
+    table = Table(title=(f"{results}: {len(rows)} serving cells, medians over seeds (times in ms)"))
     for column in ("trace", "rate", "classes", "server", "ok", "failed", "TTFT p50", "TTFT p99", "TBT p99",
                    "tok/s", "goodput", "reused", "met obj"):
         table.add_column(column, justify="left" if column in ("trace", "classes", "server") else "right")
     for g in groups:
         trace = f"{g.trace}[{g.variant}]" if g.variant else g.trace
         rate = g.rate if g.x is None or g.rate != "as-given" else f"as-given ({g.x:.3g})"
-        table.add_row(escape(trace), rate, escape(g.classes or "-"), escape(g.server), str(g.ok), str(g.failed),
+        table.add_row(trace, rate, (g.classes or "-"), g.server, str(g.ok), str(g.failed),
                       _ms(g.ttft_p50), _ms(g.ttft_p99), _ms(g.tbt_p99), _show(g.throughput), _show(g.goodput),
                       "-" if g.reused_share is None else f"{g.reused_share:.1%}",
                       "-" if g.met is None else f"{g.met}/{g.ok}")

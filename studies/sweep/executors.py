@@ -46,6 +46,7 @@ from prefix_sched.errors import InputError
 from prefix_sched.studies.sweep.cells import Cell, ServingCell
 from prefix_sched.studies.sweep.results import EXTRA_HINT
 from prefix_sched.studies.sweep.run_cell import CellResult, failed_record, run_cell
+from prefix_sched.theory.generators import memory_bytes
 
 MAX_LOSSES = 3
 OnResult = Callable[[CellResult], None]
@@ -57,11 +58,22 @@ def lost(cell: Cell | ServingCell, why: str) -> CellResult:
                       {"cell": cell.key, "wall_s": None, "host": socket.gethostname()})
 
 
+WORKER_BYTES = 64 * 2 ** 20
+"""What a local worker process holds at the least: Python with a cell's imports (about 45 MB measured)."""
+
+
 @dataclass(frozen=True)
 class LocalExecutor:
-    """``workers`` local processes (see the module docstring)."""
+    """``workers`` local processes (see the module docstring); refused before any starts when that many
+    could not fit in this machine's memory (:data:`WORKER_BYTES` each)."""
 
     workers: int
+
+    def __post_init__(self) -> None:
+        need, have = self.workers * WORKER_BYTES, memory_bytes()
+        if need > have:
+            raise InputError(f"{self.workers} local worker processes need at least {need / 2 ** 30:.3g} GiB of memory "
+                             f"({WORKER_BYTES // 2 ** 20} MiB each), more than this machine's {have / 2 ** 30:.3g} GiB")
 
     def describe(self) -> str:
         return f"{self.workers} local worker process{'es' if self.workers != 1 else ''}"

@@ -428,6 +428,19 @@ def _json_object(value: str) -> str | None:
         return "must be JSON"
 
 
+def _exact_object(value: str) -> str | None:
+    """The ``exact`` column: a JSON object of exact numbers (an integer, or text like ``"7/3"``) or null."""
+    problem = _json_object(value)
+    if problem is not None:
+        return problem
+    for key, number in json.loads(value).items():
+        if number is None or type(number) is int:
+            continue
+        if type(number) is not str or _exact_text(number.removeprefix("-")) is not None:
+            return f"must hold exact numbers (an integer or text like \"7/3\"), and {brief(key)} is {brief(number)}"
+    return None
+
+
 def _exact_text(value: str, above: bool = False, empty: bool = False, as_given: bool = False) -> str | None:
     if empty and value == "" or as_given and value == AS_GIVEN_TEXT:
         return None
@@ -492,7 +505,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "trace": lambda value: None if _LABEL.match(value) else "must be a trace's name",
     "variant": lambda value: None if _VARIANT.match(value) else "must be swept parameters like 'rate=1/2,n=4'",
     "error": _ANY,
-    "source": _json_object, "exact": _json_object, "versions": _json_object, "per_class": _json_object,
+    "source": _json_object, "exact": _exact_object, "versions": _json_object, "per_class": _json_object,
     "engine": _json_object,
     "load": lambda value: _exact_text(value, above=True, as_given=True),
     "rate": lambda value: _exact_text(value, above=True, as_given=True),
@@ -582,6 +595,12 @@ def read_results(path: Path | str) -> list[Record]:
     return list(_parse_csv(path, text, _schema_of(header), unique=True).values())
 
 
+def _arrow_reason(err: BaseException) -> str:
+    """pyarrow's reason on one line, without the path it repeats, at most 200 characters."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= 200 and text.isprintable() else brief(text)
+
+
 def results_kind(rows: Sequence[Record]) -> str:
     """``"serving"`` for rows of serving cells, else ``"policy"``."""
     return "serving" if rows and "scheduler" in rows[0] else "policy"
@@ -602,13 +621,15 @@ def _read_parquet(path: Path, columns=None) -> list[Record]:
 
     try:
         table = pq.read_table(path)
-        columns = columns or _schema_of(table.column_names)
-        names = [name for name, _ in columns]
-        if table.column_names != names:
-            raise FormatError(f"{path}: {_not_this_schema(table.column_names, columns)}")
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise FormatError(f"cannot read the results {path}: {_arrow_reason(err)}") from err
+    columns = columns or _schema_of(table.column_names)
+    if table.column_names != [name for name, _ in columns]:
+        raise FormatError(f"{path}: {_not_this_schema(table.column_names, columns)}")
+    try:
         rows = table.to_pylist()
     except (OSError, ValueError, pa.ArrowException) as err:
-        raise FormatError(f"cannot read the results {path}: {brief(str(err))}") from err
+        raise FormatError(f"cannot read the results {path}: {_arrow_reason(err)}") from err
     seen = set()
     for number, row in enumerate(rows, start=1):
         where = f"{path}: row {number}"

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from prefix_sched.errors import PrefixSchedError
+from prefix_sched.solvers.online.policies import PolicyName, parse_policy
 from prefix_sched.solvers.serving.engine import (
     DEFAULT_BLOCK, DEFAULT_BUDGET, DEFAULT_MAX_SEQS, PREFIX_CACHES, Engine, EngineConfig, RequestTable,
 )
@@ -176,6 +177,19 @@ class ServerConfig:
                 "router": self.resolved_router, "engines": self.engines, "prefix_cache": self.prefix_cache,
                 "cost": parse_cost(self.cost).spec, "budget": self.budget, "kv_tokens": self.kv_tokens,
                 "block_size": self.resolved_block, "max_seqs": self.max_seqs}
+
+    def run_key(self) -> str:
+        """What makes two configurations one run: :meth:`identity` with the order read as a policy's
+        :attr:`~prefix_sched.solvers.online.policies.PolicySpec.run_key` (``k-lpm:inf`` is ``lpm``,
+        ``k-lpm:0`` is ``fcfs``, as the policy spec of a sweep counts them)."""
+        identity = self.identity()
+        spec = self.spec
+        order = spec.order_spec
+        if order is None and spec.order in {name.value for name in PolicyName}:
+            order = parse_policy(spec.order)
+        if order is not None:
+            identity["order"] = repr(order.run_key)
+        return repr(sorted(identity.items()))
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`~prefix_sched.solvers.serving.engine.serve`."""
@@ -434,7 +448,7 @@ class _ServingReader(Reader):
                 configs.append((where, self.server(where, dict(combination))))
         seen: dict[str, tuple[str, ServerConfig]] = {}
         for where, config in configs:
-            key = repr(sorted(config.identity().items()))
+            key = config.run_key()
             if key in seen:
                 other_where, other = seen[key]
                 raise self.error(where, "scheduler", f"{config.text()} makes the same run as {other.text()} of "

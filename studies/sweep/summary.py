@@ -23,8 +23,10 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -98,6 +100,18 @@ def _policy_order(text: str) -> tuple:
     return (0 if text.startswith("fcfs") else 2, 0, text)
 
 
+def _quiet(plot: Callable[..., None]) -> Callable[..., None]:
+    """Run ``plot`` without numpy's overflow warnings: a figure of values near a float's limit (a
+    P99 of 1e308 on a log axis) is drawn as well as matplotlib can, never with warnings on stderr."""
+    @functools.wraps(plot)
+    def quiet(*args: Any, **kwargs: Any) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            plot(*args, **kwargs)
+    return quiet
+
+
+@_quiet
 def plot_p99(groups: Sequence[Group], path: Path | str, option: str = "plot") -> None:
     """Save P99 against load (see the module docstring) to ``path``."""
     file_format = plot_format(path, option)
@@ -198,6 +212,7 @@ def summarize_serving(rows: Sequence[dict[str, Any]]) -> list[ServingGroup]:
     return sorted(found, key=lambda g: (g.trace, g.variant, math.inf if g.x is None else g.x, g.server, g.classes))
 
 
+@_quiet
 def plot_serving(groups: Sequence[ServingGroup], path: Path | str, option: str = "plot") -> None:
     """Save P99 TTFT (ms) against the rate (requests/s): one panel per trace, one line per
     configuration (and classes), medians over seeds; written atomically."""

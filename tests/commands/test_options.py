@@ -651,6 +651,7 @@ def test_an_interrupted_command_exits_130_without_a_traceback(files, monkeypatch
 INTERRUPTIBLE = textwrap.dedent("""
     import sys
     from prefix_sched import cli
+    cli.build_parser(sys.argv[1])  # the command's libraries loaded: a SIGINT after "ready" lands in its work
     print("ready", file=sys.stderr, flush=True)
     sys.exit(cli.main(sys.argv[1:]))
 """)

@@ -74,6 +74,17 @@ TWICE = [
     (["serve", "{m}", "--format", "mooncake", "--limit", "5", "--scheduler", "sarathi"], "--budget", ["256", "512"]),
     (["serve", "{m}", "--format", "mooncake", "--limit", "5"], "--scheduler", ["sarathi", "vllm"]),
     (["sweep", "--summary", "x"], "--plot", ["a.png", "b.png"]),
+    (["sweep", "x.toml"], "--out", ["a", "b"]),
+    (["capacity", "{m}", "--format", "mooncake", "--limit", "5", "--scheduler", "sarathi"], "--tolerance",
+     ["0.1", "0.2"]),
+    (["capacity", "{m}", "--format", "mooncake", "--limit", "5"], "--scheduler", ["sarathi", "vllm"]),
+    (["approx", "{s}", "--ttft", "100"], "--eps", ["0.1", "0.2"]),
+    (["guarantee", "{s}", "{o}"], "--view", ["fixed", "batch"]),
+    (["validate"], "--model", ["tiny", "small"]),
+    (["verify-reduction"], "--seed", ["1", "2"]),
+    (["generate", "shared-prefix"], "--groups", ["2", "3"]),
+    (["generate", "poisson", "--groups", "1", "--group-size", "1", "--prefix-len", "1", "--suffix-len", "1"],
+     "--rate", ["1", "2"]),
 ]
 
 

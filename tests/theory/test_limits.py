@@ -64,6 +64,9 @@ def test_the_serving_tick_limit_is_the_engines():
     assert serving_problem(workload, parse_cost("seed")) is None
     assert "a tick would be 1/1" in serving_problem(workload, parse_cost("cp=1e-400"))
     assert "last arrival" in serving_problem(Workload.from_lengths([3], [2], [10 ** 18]), parse_cost("seed"))
+    # a coefficient too large is named with its value, shortened (not the cost's 400 digits)
+    assert serving_problem(workload, parse_cost("c0=1e400,cp=1")) == \
+        "the cost's c0 = 1.0e+400 us is 1.0e+400 ticks of 1/1 us, beyond 2^62"
 
 
 # --- through the commands: one line, exit 2, before the work; printing never fails after it ---------
@@ -81,6 +84,8 @@ def stream_file(tmp_path_factory):
     (["simulate", "{s}", "--alpha", "1e306"], "--alpha: 1.0e+306 makes the times"),
     (["gap", "{s}", "--load", "1e-320", "--time-limit", "1"], "--load: 1e-320"),
     (["simulate", "{s}", "--ttft", "1e400"], "--ttft: must be at most"),
+    (["approx", "{s}", "--ttft", "50", "--eps", "1e-400"], "--eps: 1e-400 with --ttft 50 makes the default block"),
+    (["approx", "{s}", "--ttft", "1e308"], "--eps: 1/10 with --ttft 1.00e+308 makes the default block size"),
 ])
 def test_commands_refuse_what_they_could_not_report(argv, named, stream_file, capsys):
     assert main([word.format(s=stream_file) for word in argv]) == 2
@@ -103,3 +108,12 @@ def test_compare_reports_or_refuses_any_load_and_alpha(exponent, which, stream_f
     else:
         assert status == 0 and "inf" not in captured.out.replace("info", "")
     assert FLOAT_MAX > 0
+
+
+def test_a_stream_too_long_by_itself_is_blamed_not_alpha_or_load():
+    """With alpha = 0 and the arrivals as given, a stream whose own times leave a float's range is the
+    value named (once "alpha: 0 makes the times ...")."""
+    stream = regular_arrival_shuffled_queue(n=4, r=2, u=5, d=3, delta=10 ** 308, seed=0)
+    assert computable_problem(stream, alpha=0)[0] == "stream"
+    with pytest.raises(InputError, match="^STREAM: its arrivals and prompts make the times"):
+        check_computable(stream, names=("STREAM", "--load", "--alpha"))

@@ -26,6 +26,41 @@ def test_missing_folder_file_as_folder_and_folder_as_target_are_refused(tmp_path
         check_output_path("", "--plot")
 
 
+def test_a_target_that_is_not_a_regular_file_is_refused_and_left_as_it_is(tmp_path):
+    """A named pipe or a socket (a device such as /dev/null alike) would be replaced by the rename."""
+    import socket
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    sock_path = tmp_path / "sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock_path))
+    try:
+        for target, kind in ((fifo, "a named pipe"), (sock_path, "a socket")):
+            with pytest.raises(OutputError, match=f"--out: cannot write .*: it is {kind}, not a regular file"):
+                check_output_path(target, "--out")
+            with pytest.raises(OutputError, match=f"it is {kind}"):
+                write_text(target, "x", "--out")
+        assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISSOCK(sock_path.stat().st_mode)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "sock"]
+    finally:
+        server.close()
+
+
+def test_the_command_line_refuses_a_pipe_as_output_before_any_work(tmp_path, capsys):
+    import stat
+
+    from prefix_sched.cli import main
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["simulate", "--policy", "fcfs", "--out", str(fifo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "named pipe" in err[0]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
 def test_read_only_target_is_refused(tmp_path, monkeypatch):
     """Checked with os.access, which is what root also answers to (mode bits alone would not stop root)."""
     target = tmp_path / "a.json"

@@ -146,3 +146,13 @@ def test_classes_and_objectives_read_their_numbers_the_same_way():
     with pytest.raises(InputError, match="at most"):
         parse_classes("a=1:1e400ms")
     assert parse_classes("a=0.5:1ms,b=1/2:2s")[1].tbt_us == 2_000_000
+
+
+def test_a_cache_capacity_with_leading_zeros_is_refused_saying_so():
+    """``lru:0100`` would not give its text back (``lru:100``): refused naming the zeros, and a long
+    spec is shortened in the message."""
+    with pytest.raises(InputError, match="without leading zeros, got '0100'"):
+        parse_cache("lru:0100")
+    with pytest.raises(InputError) as info:
+        parse_cache("lru:" + "x" * 10 ** 5)
+    assert len(str(info.value)) < 300

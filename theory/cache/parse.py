@@ -21,6 +21,7 @@ from prefix_sched.theory.cache.base import CacheModel
 from prefix_sched.theory.cache.last import LastPromptCache
 from prefix_sched.theory.cache.lru import LruCache
 from prefix_sched.theory.cache.unbounded import UnboundedCache
+from prefix_sched.theory.numbers import brief
 from prefix_sched.theory.parameters import read_count
 
 DEFAULT_CACHE = "last"
@@ -59,7 +60,7 @@ def parse_cache(spec: object) -> CacheModel:
     if isinstance(spec, CacheModel):
         return spec
     if not isinstance(spec, str):
-        raise InputError(f"a cache model must be a spec string ({', '.join(CACHE_SPECS)}), got {spec!r}")
+        raise InputError(f"a cache model must be a spec string ({', '.join(CACHE_SPECS)}), got {brief(spec)}")
     if spec == "last":
         return LastPromptCache()
     if spec == "unbounded":
@@ -68,17 +69,19 @@ def parse_cache(spec: object) -> CacheModel:
         raise InputError("cache 'lru' needs a capacity in tokens: lru:TOKENS, e.g. lru:100000")
     match = _LRU.fullmatch(spec)
     if match is None:
-        raise InputError(f"unknown cache model {spec!r}; valid: {', '.join(CACHE_SPECS)}")
+        raise InputError(f"unknown cache model {brief(spec)}; valid: {', '.join(CACHE_SPECS)}")
     digits = match.group(1)
     try:
         capacity = read_count(digits, "the capacity")
     except InputError as err:
         capacity = None
         if "ASCII" in str(err):
-            raise InputError(f"cache {spec!r}: {err}") from None
+            raise InputError(f"cache {brief(spec)}: {err}") from None
+    if capacity is not None and capacity > 0 and digits[0] == "0":
+        raise InputError(f"cache {brief(spec)}: the capacity is written without leading zeros, got {brief(digits)}")
     if capacity is None or digits[0] == "0":
         raise InputError(
-            f"cache {spec!r}: the capacity must be a positive integer number of tokens "
+            f"cache {brief(spec)}: the capacity must be a positive integer number of tokens "
             "(lru:TOKENS, e.g. lru:100000)"
         )
     return LruCache(capacity)

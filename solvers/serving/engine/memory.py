@@ -84,10 +84,14 @@ class Engine:
                     f"(prompt {int(self.prompt[worst])} + output {int(self.out[worst])} - 1), more than the "
                     f"{self.total_blocks} blocks of {self.block} in kv_tokens = {self.config.kv_tokens}")
         tc = self.tc
-        biggest = (tc.k0 + (tc.kp + tc.kd) * (self.budget + self.max_seqs) + tc.kkv * self.max_seqs * int(
-            (self.prompt + self.out).max()) + tc.katt2 * self.budget * (2 * int((self.prompt + self.out).max())
-                                                                        + self.budget))
-        work = int((self.prompt + self.out).sum()) * 2 + self.n
+        # No batch holds more tokens than the workload has nor more requests than it has, so a
+        # budget or max_num_seqs above those behaves as those (and bounds nothing beyond them).
+        total = int((self.prompt + self.out).sum())
+        budget, seqs = min(self.budget, total), min(self.max_seqs, self.n)
+        longest = int((self.prompt + self.out).max()) if self.n else 0
+        biggest = (tc.k0 + (tc.kp + tc.kd) * (budget + seqs) + tc.kkv * seqs * longest
+                   + tc.katt2 * budget * (2 * longest + budget))
+        work = total * 2 + self.n
         if self.n and self.arrival_list[-1] + biggest * work >= MAX_TICKS:
             raise InputError(f"exact times in ticks of 1/{self.D} us could exceed 2^62 on this workload; "
                              "use coarser arrival times or cost coefficients")

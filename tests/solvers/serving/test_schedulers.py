@@ -181,6 +181,17 @@ def test_a_request_that_cannot_fit_alone_is_refused():
         serve(Workload.from_lengths([2, 6], [1, 4], [0, 0]), "sarathi", kv_tokens=8, block_size=4)
 
 
+@pytest.mark.parametrize("scheduler", ["sarathi", "vllm", "sglang", "slai"])
+def test_a_budget_or_max_seqs_beyond_the_workload_runs_as_the_workload_bounds_it(scheduler):
+    """A budget of 2^63 - 1 tokens or as many sequences cannot fill a batch past the workload's own
+    tokens and requests, so it behaves as those; the exact-time check must not refuse it."""
+    work = Workload.from_lengths([5, 3, 7], [2, 4, 1], [0, 1, 3])
+    total = 5 + 3 + 7 + 2 + 4 + 1
+    huge = 2 ** 63 - 1
+    assert times(serve(work, scheduler, cost=COST, budget=huge)) == times(serve(work, scheduler, cost=COST, budget=total))
+    assert times(serve(work, scheduler, cost=COST, max_seqs=huge)) == times(serve(work, scheduler, cost=COST, max_seqs=3))
+
+
 # --- the registry ------------------------------------------------------------------------------
 
 def test_every_row_runs():

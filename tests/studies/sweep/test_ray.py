@@ -192,3 +192,55 @@ def _address(text: str):
 def _loopback(address) -> bool:
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+# --- serving cells -------------------------------------------------------------------------------
+
+SERVING_SPEC = f"""
+seeds = [0, 1]
+objective = "ttft_p99<=2s"
+[traces.head]
+file = "{TRACE}"
+format = "mooncake"
+limit = 40
+rates = ["as-given", 2]
+seeds = [0]
+[traces.shared]
+generator = "shared-prefix"
+groups = 3
+prompts_per_group = 4
+system_prompt_len = 256
+question_len = 32
+output_len = 8
+rate = 4
+classes = ["strict=1/2:100ms,relaxed=1/2:500ms"]
+[[servers]]
+scheduler = "sarathi"
+order = ["fcfs", "k-lpm:2"]
+prefix_cache = "lru"
+kv_tokens = 100000
+cost = "blis-h100"
+[[servers]]
+scheduler = "sglang"
+engines = 2
+router = "round-robin"
+"""
+SERVING_CELLS = 2 * 3 + 1 * 2 * 3  # (head: 2 rates x 1 seed, shared: 1 rate x 2 seeds) x 3 servers
+
+
+def test_serving_cells_give_the_same_rows_on_ray_as_locally(cluster, tmp_path):
+    """The serving part of a spec (scheduler, order, router, engines, cost preset, objective, classes,
+    a trace file and a generator) runs on Ray with byte-identical rows (the trace file goes through
+    Ray's object store)."""
+    spec = tmp_path / "serving.toml"
+    spec.write_text(SERVING_SPEC)
+    local = ResultsFolder(tmp_path / "local")
+    local.check()
+    assert not run_sweep(read_spec(spec), local, LocalExecutor(1)).failed
+    process = run_cli(cluster.env, str(spec), "--out", str(tmp_path / "ray"), "--ray", cluster.address)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert f"{SERVING_CELLS} cells (0 done before, {SERVING_CELLS} run now, 0 failed)" in stdout
+    assert same_files(tmp_path / "ray", tmp_path / "local")
+    rows = (tmp_path / "ray" / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + SERVING_CELLS and all(",ok," in row for row in rows[1:])

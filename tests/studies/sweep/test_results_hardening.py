@@ -94,7 +94,8 @@ DAMAGES = [
     ("load", "x", "load"), ("load", "1e400", "load"), ("load", "0", "load"), ("policy", "k-lpm(k=x)", "policy"),
     ("policy", "sjf", "policy"), ("tie_break", "newest", "tie_break"), ("cache", "lru:0", "cache"),
     ("status", "maybe", "status"), ("cell", "not-a-key", "cell"), ("source", "{not json", "source"),
-    ("exact", "[]", "exact"), ("batch_size", "0", "batch_size"), ("view", "batch", "view"),
+    ("exact", "[]", "exact"), ("exact", '{"p99": "nan"}', "exact"), ("exact", '{"p99": 1.5}', "exact"),
+    ("exact", '{"p99": "1e400"}', "exact"), ("batch_size", "0", "batch_size"), ("view", "batch", "view"),
     ("offered_load", "1e999", "offered_load"), ("k", "-1", "k"), ("alpha", "-1", "alpha"),
 ]
 
@@ -214,6 +215,28 @@ def test_a_serving_spec_refuses_a_folder_of_policy_rows(finished, tmp_path, caps
         (out / name).write_bytes((finished / "out" / name).read_bytes())
     assert main(["sweep", str(REPO / "examples" / "sweep_serving.toml"), "--out", str(out)]) == 2
     assert "it holds the rows of policy cells, not of this spec's kind" in capsys.readouterr().err
+    (out / "results.csv").unlink()  # the journal gone: the Parquet file says the same, in full
+    assert main(["sweep", str(REPO / "examples" / "sweep_serving.toml"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"prefix-sched sweep: error: {out / 'results.parquet'}: it holds the rows of policy cells, not of "
+                   "this spec's kind\n")
+
+
+def test_a_summary_of_numbers_near_a_floats_limit_prints_and_plots_quietly(finished, tmp_path, capsys):
+    """Printing and plotting never fail after the work: a P99 of 1e308 (a float) is shown and drawn on
+    a log axis without numpy's overflow warnings on stderr."""
+    lines = _lines(finished)
+    header = lines[0].strip().split(",")
+    rows = list(csv.reader(io.StringIO("".join(lines[1:]))))
+    for row in rows:
+        if row[header.index("status")] == "ok":
+            row[header.index("p99")] = "1e308"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([header, *rows])
+    path = tmp_path / "results.csv"
+    path.write_text(buffer.getvalue())
+    status, out, err = summary(path, capsys)
+    assert status == 0 and err == "" and "1e+308" in out
 
 
 # --- Ctrl-C during the first Parquet save ----------------------------------------------------

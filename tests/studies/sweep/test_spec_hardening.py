@@ -309,6 +309,12 @@ SERVING_RULES = [
     ({"traces": {"g": {"generator": "shared-prefix", "groups": 10 ** 12}}}, "that many queries need about"),
     ({"traces": {"g": {"generator": "shared-prefix", "rate": "1e-300"}}}, "[traces.g] rate: shared-prefix: rate 1e-300"),
     ({"policies": [{"name": "fcfs"}]}, "policies: a spec has policy cells"),
+    ({"servers": [{"scheduler": "sarathi", "prefix_cache": "unbounded", "order": ["k-lpm:inf", "lpm"]}]},
+     "order=lpm, prefix_cache=unbounded, cost=seed, budget=512, max_seqs=128 makes the same run as sarathi, "
+     "order=k-lpm:inf"),
+    ({"servers": [{"scheduler": "sarathi", "prefix_cache": "unbounded", "order": "k-lpm:0"},
+                  {"scheduler": "sarathi", "prefix_cache": "unbounded"}]}, "[[servers]] #2 scheduler: sarathi, "
+     "prefix_cache=unbounded, cost=seed, budget=512, max_seqs=128 makes the same run as sarathi, order=k-lpm:0"),
 ]
 
 
@@ -386,3 +392,12 @@ def test_errors_never_escape_as_anything_but_format_errors():
                               ("poisson", "rate", "1e-400"), ("server", "scheduler", ["sarathi", ["x"]])]:
         with pytest.raises(PrefixSchedError):
             check_spec(with_value(place, key, value), "s.toml", REPO)
+
+
+def test_more_local_workers_than_memory_holds_are_refused_before_any_starts(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sweep", str(REPO / "examples" / "sweep_small.toml"), "--out", str(out), "--workers",
+                 str(10 ** 9)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--workers: 1000000000 local worker processes need at least" in err
+    assert not (out / "results.csv").exists()
