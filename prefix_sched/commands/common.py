@@ -378,9 +378,11 @@ def parse_and_run(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
                   prog: Callable[[argparse.Namespace], str]) -> int:
     """Parse ``argv`` (usage errors: one line, status 2; ``--help``: 0) and :func:`run_command` it."""
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else EXIT_BAD_INPUT)
+    if extras:  # named by the command they were given to, not by the top-level parser
+        return _say(prog(args), f"error: unrecognized arguments: {' '.join(extras)}", EXIT_BAD_INPUT)
     return run_command(prog(args), args.run, args)
 
 

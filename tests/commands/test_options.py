@@ -677,3 +677,13 @@ def test_sigint_to_a_running_solve_exits_130(tmp_path):
     err = child.stderr.read()
     child.stderr.close()
     assert status == 130 and err == "prefix-sched solve: interrupted\n"
+
+
+@pytest.mark.parametrize("argv, prog", [(["simulate", "--bogus"], "prefix-sched simulate"),
+                                        (["serve", "x.jsonl", "--scheduler", "sarathi", "--zz", "1"], "prefix-sched serve"),
+                                        (["verify-reduction", "extra"], "prefix-sched verify-reduction")])
+def test_an_unknown_argument_is_named_by_the_command_it_was_given_to(argv, prog, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{prog}: error: unrecognized arguments: ")
+    assert argv[-1] in err[0]
