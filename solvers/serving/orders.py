@@ -95,7 +95,7 @@ class PolicyQueue:
         outputs = engine.out.tolist() if spec.needs_outputs else None
         self._queue = make_policy_queue(spec, "indexed", engine.segments, engine.arrival_list, outputs, engine.cache,
                                         1, 0)
-        self._rng = engine.rng
+        self._rng = engine.rng if spec.randomized else None  # as Part 1's simulator: draws only for a random choice
         self._step = 0
         self._now = 0
         self._count = 0  # waiting requests (the queue's len, kept here: the engine asks it every iteration)

@@ -139,14 +139,23 @@ class DfsWeightQueue:
         return self._oldest(self._descend("peek at"))
 
     def _descend(self, doing: str) -> _HeapTrie:
-        """The walk's first trie node: the oldest query attached there is served."""
+        """The walk's first trie node: the oldest query attached there is served.
+
+        The walk's position is a cache node and the trie node whose queries match its whole path.
+        A cache node may end inside a segment (the serving engine's cache splits at chunk ends and
+        at capped matches); then the trie node holds that whole segment, every query below it
+        matches the node whole, and the one child it can enter is the one keyed by the rest of that
+        segment (``inside``).
+        """
         if not self._root.count:
             raise IndexError(f"{doing} an empty waiting queue")
-        cache_node, trie_node = self._tree(), self._root
+        cache_node, trie_node, inside = self._tree(), self._root, None
         while True:
             best = None
             children = cache_node.children
-            if len(children) <= len(trie_node.children):
+            if inside is not None:
+                pairs = ((children.get(inside), trie_node),)
+            elif len(children) <= len(trie_node.children):
                 pairs = ((child, trie_node.children.get(child.prompt[child.seg][0])) for child in children.values())
             else:
                 pairs = ((children.get((sid, 0)), below) for sid, below in trie_node.children.items())
@@ -158,29 +167,33 @@ class DfsWeightQueue:
             if best is None:  # nobody enters a child: the queries attached here
                 return trie_node
             cache_node = best[1]
-            deepest, full = self._walk(trie_node, cache_node)
+            deepest, full, inside = self._walk(trie_node, inside is not None, cache_node)
             if not full:  # nobody matches the whole child: the deepest split point's queries
                 return deepest
             trie_node = deepest
 
     @staticmethod
-    def _walk(trie_node: _HeapTrie, child) -> tuple[_HeapTrie, bool]:
+    def _walk(trie_node: _HeapTrie, inside: bool, child) -> tuple[_HeapTrie, bool, tuple | None]:
         """Follow cache node ``child``'s segments down the trie from ``trie_node`` (``child`` hangs
-        below its path): the deepest trie node reached with a waiting query, and whether that is
-        ``child``'s whole path."""
+        below its path; ``inside``: ``trie_node`` already holds the segment ``child`` starts in):
+        the deepest trie node reached with a waiting query, whether that is ``child``'s whole path,
+        and, when ``child`` ends inside a segment, the key of the child that would continue it."""
         prompt, cum, index, end = child.prompt, child.cum, child.seg, child.end
-        if cum[index] != child.start:
-            raise AssertionError("a radix node starts inside a segment")
         node = trie_node
-        while cum[index] < end:
+        if inside:
+            if cum[index + 1] >= end:
+                return node, True, (prompt[index][0], end - cum[index]) if cum[index + 1] > end else None
+            index += 1
+        elif cum[index] != child.start:
+            raise AssertionError("a radix node starts inside a segment the walk has not entered")
+        while True:  # node's path ends at cum[index], a segment boundary before end
             below = node.children.get(prompt[index][0])
             if below is None or not below.count:
-                return node, False
+                return node, False, None
             node = below
+            if cum[index + 1] >= end:
+                return node, True, (prompt[index][0], end - cum[index]) if cum[index + 1] > end else None
             index += 1
-        if cum[index] != end:
-            raise AssertionError("a radix node ends inside a segment")
-        return node, True
 
     def _oldest(self, node: _HeapTrie) -> int:
         heap = node.members

@@ -904,3 +904,31 @@ def test_every_order_under_a_prefix_cache_equals_reference(cache, order, schedul
     workload = data.draw(shared_workloads())
     options = data.draw(cache_settings(workload, scheduler, cache))
     check_cached(workload, scheduler, order, options)
+
+
+def _naive_kind(make):
+    """``make_policy_queue`` with the naive reference kind in place of the indexed one."""
+    def naive(spec, kind, *args, **kwargs):
+        return make(spec, "naive", *args, **kwargs)
+    return naive
+
+
+@pytest.mark.parametrize("cache", ["lru", "unbounded"])
+@pytest.mark.parametrize("order", ["dfs-weight", *CACHE_ORDERS[1:]])
+@pytest.mark.parametrize("scheduler", ["sarathi", "sglang", "vllm"])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_indexed_orders_equal_their_naive_references_on_the_engines_cache(cache, order, scheduler, data):
+    """Part 1's indexed queues read the engine's cache tree, whose nodes may end inside a segment
+    (a chunk's end, a match capped one token short): each order's indexed queue gives the token
+    times its naive rescan gives. Budgets of 1-16 tokens split the 1-6-token segments."""
+    from prefix_sched.solvers.serving import orders
+
+    workload = data.draw(shared_workloads())
+    options = data.draw(cache_settings(workload, scheduler, cache))
+    indexed = serve(workload, scheduler, order=order, **options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(orders, "make_policy_queue", _naive_kind(orders.make_policy_queue))
+        naive = serve(workload, scheduler, order=order, **options)
+    assert [indexed.token_times_us(i) for i in range(workload.n)] == [naive.token_times_us(i) for i in range(workload.n)]
+    assert indexed.timeline.cached_tokens.tolist() == naive.timeline.cached_tokens.tolist()
