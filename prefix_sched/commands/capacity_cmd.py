@@ -118,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
                  f"{', '.join(o['scheduler'].label for o in every)}; trace: {args.trace} ({args.format}); "
                  f"budget {first['budget']}; cost {first['cost'].name}", markup=False)
     stdout.print(_bound_line(bound), markup=False)
+    for options in every:
+        if options["scheduler"].row.note is not None:
+            stdout.print(f"note: {options['scheduler'].label} is {options['scheduler'].row.note}", markup=False)
     results: list[AgainstBound] = []
     for options in every:
         if len(every) > 1:

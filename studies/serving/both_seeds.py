@@ -16,22 +16,25 @@ Three questions, each a list of runs (points) run on worker processes, and one r
    ``unbounded``: reuse, P99 TTFT, P99 TBT and the imbalance (the most requests on one engine over
    the mean; the same for busy time).
 3. **Throughput against the bound** (:mod:`.stability`): long runs on the ShareGPT lengths, the
-   bound, each scheduler's stability boundary and its capacity under the seed's objective.
+   bound, each scheduler's stability boundary and its capacity under the seed's objective; the
+   ``extras`` part adds Sarathi's boundary at the off-tile budget 520 by bisection and the batches of
+   RAD (a reconstruction), Sarathi and SGLang near the bound (:func:`extras_part`).
 
 Settings (:class:`Grid`): the ``seed`` cost preset, budget 512, ``max_num_seqs`` 128, KV memory
 219,104 tokens (Mistral-7B on the seed's 48 GB card at 90%, :data:`~.seed_experiment.SEED_KV_TOKENS`)
 in blocks of 16 without a cache and of 1 with one, seed 0. Each row carries its own settings.
 
 What it leaves out: plots (:mod:`.both_seeds_plots`) and any claim about settings not run.
-``python -m prefix_sched.studies.serving.both_seeds OUT.json [--workers 2]`` writes the file
-(docs/both_seeds_study.json); notebook 10 reads it.
+``python -m prefix_sched.studies.serving.both_seeds OUT.json [--workers 2] [--parts
+orders,routers,extras,stability,capacity]`` writes the file (docs/both_seeds_study.json; about 45
+minutes on two worker processes); notebook 10 reads it.
 
 Examples
 --------
 >>> [p.label for p in order_points(rates=[Fraction(1, 2)])][:3]
 ['sarathi/fcfs/none', 'sarathi/hrrn/none', 'sarathi/fcfs/lru']
 >>> len(order_points()), len(router_points())
-(168, 22)
+(126, 22)
 """
 
 from __future__ import annotations
@@ -71,8 +74,11 @@ ORDER_SCHEDULERS = ("sarathi", "vllm", "sglang")
 """The schedulers that take Part 1's orders; ``slai`` orders new prefills itself."""
 ORDERS = ("fcfs", "hrrn", "lpm", "k-lpm:3", "dfs-weight")
 CACHES = ("none", "lru", "unbounded")
-ORDER_RATES: tuple[Fraction, ...] = (Fraction(2, 5), Fraction(3, 5), Fraction(4, 5), Fraction(1))
-"""Requests/s; the bound on this trace is 0.928 without a cache and 1.913 with one (every prefix reused)."""
+ORDER_RATES: tuple[Fraction, ...] = (Fraction(2, 5), Fraction(3, 5), Fraction(4, 5))
+"""Requests/s; the bound on this trace is 0.928 without a cache and 1.913 with one (every prefix reused).
+1.0 requests/s was dropped from the grid: above the bound without a cache (and above every scheduler's
+boundary with the caches, whose reuse is small at these rates) the queues grow to thousands, and
+SGLang with HRRN needed more than six minutes for one run at 0.8 alone."""
 RAD_ORDERS = {"none": ("fcfs",), "lru": ("k-lpm:3",), "unbounded": ("k-lpm:3",)}
 ROUTER_SCHEDULER, ROUTER_ORDER = "sglang", "lpm"
 ROUTER_ENGINES = (1, 4, 16)
@@ -234,28 +240,63 @@ def run_serve_point(point: ServePoint) -> ServeRow:
                     time.process_time() - cpu)
 
 
-def try_serve_point(point: ServePoint) -> ServeRow | dict[str, Any]:
+POINT_LIMIT_S = 480
+"""Wall seconds one run of a grid may take before it is recorded as not finished (:func:`try_serve_point`)."""
+
+
+class _TimeLimit(Exception):
+    """Raised by the alarm of :func:`try_serve_point`."""
+
+
+def try_serve_point(point: ServePoint, limit_s: float | None = POINT_LIMIT_S) -> ServeRow | dict[str, Any]:
     """:func:`run_serve_point`, or, when the engine stops on an internal error (an ``AssertionError`` or
-    ``RuntimeError`` of the engine or of an order's index), the point and the error: a run that did
-    not finish is recorded as such and credited to nobody."""
+    ``RuntimeError`` of the engine or of an order's index) or the run takes more than ``limit_s`` wall
+    seconds (an alarm, where the platform has one and this is the main thread), the point and the
+    reason: a run that did not finish is recorded as such and credited to nobody."""
+    import signal
+    import threading
+
+    timed = (limit_s is not None and hasattr(signal, "setitimer")
+             and threading.current_thread() is threading.main_thread())
+    if timed:
+        def alarm(signum, frame):
+            raise _TimeLimit(f"did not finish within {limit_s:g} s of wall time")
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, limit_s)
     try:
         return run_serve_point(point)
-    except (AssertionError, RuntimeError) as err:
+    except (AssertionError, RuntimeError, _TimeLimit) as err:
         return {"label": point.label, "scheduler": point.scheduler, "order": point.order, "cache": point.cache,
                 "rate": to_json(point.rate), "engines": point.engines, "router": point.router,
-                "error": f"{type(err).__name__}: {err}"}
+                "error": f"{type(err).__name__.lstrip('_')}: {err}"}
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
-def run_serve_points(points: Iterable[ServePoint], workers: int = 2) -> tuple[list[ServeRow], list[dict], float]:
+def run_serve_points(points: Iterable[ServePoint], workers: int = 2,
+                     say: Callable[[str], None] = lambda text: None) -> tuple[list[ServeRow], list[dict], float]:
     """Every point (rows in the points' order), the points that failed (:func:`try_serve_point`) and the
-    wall time, on ``workers`` processes."""
+    wall time, on ``workers`` processes; ``say`` hears each point as its result comes back, in order."""
     points = list(points)
     started = time.perf_counter()
+    results = []
+
+    def done(result) -> None:
+        results.append(result)
+        label = result.label if isinstance(result, ServeRow) else result["label"]
+        say(f"  {len(results)}/{len(points)} {label} at {float(points[len(results) - 1].rate):g}/s "
+            f"({time.perf_counter() - started:.0f} s)")
+
     if workers == 1 or len(points) <= 1:
-        results = [try_serve_point(p) for p in points]
+        for p in points:
+            done(try_serve_point(p))
     else:
         with stability.pool(min(workers, len(points))) as executor:
-            results = list(executor.map(try_serve_point, points))
+            for result in executor.map(try_serve_point, points):
+                done(result)
     rows = [r for r in results if isinstance(r, ServeRow)]
     failures = [r for r in results if not isinstance(r, ServeRow)]
     return rows, failures, time.perf_counter() - started
@@ -380,22 +421,47 @@ def stability_part(workers: int = 2, say: Callable[[str], None] = lambda text: N
     return out
 
 
+def extras_part(workers: int = 2, say: Callable[[str], None] = lambda text: None,
+                requests: int = 16_384) -> dict[str, Any]:
+    """Two additions to the stability part: the boundary of ``sarathi`` at the off-tile budget (520,
+    ``seed-tile128``) by bisection, against the predicted ``0.872 Lambda``; and the batches of RAD and
+    Sarathi near and above the bound (:func:`~.stability.batch_fill`), which show why RAD falls short."""
+    free = stability.Setup(kv_tokens=None, requests=requests)
+    off = replace(free, cost="seed-tile128", budget=520)
+    started = time.perf_counter()
+    cap = stability.stability_boundary(off, "sarathi", start=stability.rates_around(off.bound(), [Fraction(4, 5)])[0])
+    out: dict[str, Any] = {"tile_bisection": {"setup": off.as_dict(), "predicted_ratio": to_json(stability.tile_ratio()),
+                                              "sarathi": stability.boundary_json(cap, off.bound()),
+                                              "wall_s": round(time.perf_counter() - started, 2)}}
+    say(f"tile bisection: {time.perf_counter() - started:.1f} s")
+    seed_kv = stability.Setup(requests=requests)
+    points = []
+    for setup, name in ((free, "KV unbounded"), (seed_kv, "KV 219,104")):
+        for q in (Fraction(19, 20), Fraction(21, 20)):
+            rate = stability.rates_around(setup.bound(), [q])[0]
+            points += [stability.Point(setup, s, rate, label=f"{s}, {name}") for s in ("rad", "sarathi", "sglang")]
+    rows, wall = stability.batch_fills(points, workers)
+    out["batches"] = {"rows": rows, "wall_s": round(wall, 2)}
+    say(f"batch fill: {len(rows)} runs in {wall:.1f} s")
+    return out
+
+
 # --- the whole study and its file ---------------------------------------------------------------
 
 def run_study(workers: int = 2, say: Callable[[str], None] = lambda text: None,
-              parts: Sequence[str] = ("orders", "routers", "stability", "capacity")) -> dict[str, Any]:
+              parts: Sequence[str] = ("orders", "routers", "extras", "stability", "capacity")) -> dict[str, Any]:
     """Every part as one JSON-ready dict (what :func:`write_study` writes)."""
     grid = Grid()
     out: dict[str, Any] = {"format": STUDY_FORMAT, "version": STUDY_VERSION, "grid": grid.as_dict(),
                            "bounds": {c: bound_for(grid, c).as_dict() for c in CACHES}, "wall_s": {}}
     if "orders" in parts:
-        rows, failures, wall = run_serve_points(order_points(grid=grid), workers)
+        rows, failures, wall = run_serve_points(order_points(grid=grid), workers, say)
         out["orders"] = {"rows": [r.as_json() for r in rows], "failures": failures, "wall_s": round(wall, 2),
                          "workers": workers}
         out["wall_s"]["orders"] = round(wall, 2)
         say(f"orders: {len(rows)} runs ({len(failures)} failed) in {wall:.1f} s on {workers} workers")
     if "routers" in parts:
-        rows, failures, wall = run_serve_points(router_points(grid=grid), workers)
+        rows, failures, wall = run_serve_points(router_points(grid=grid), workers, say)
         out["routers"] = {"rows": [r.as_json() for r in rows], "failures": failures, "wall_s": round(wall, 2),
                           "workers": workers}
         out["wall_s"]["routers"] = round(wall, 2)
@@ -447,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run issue 22's study (the two seeds together); write JSON.")
     parser.add_argument("out")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--parts", default="orders,routers,stability,capacity")
+    parser.add_argument("--parts", default="orders,routers,extras,stability,capacity")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     study = run_study(args.workers, lambda text: print(text, flush=True), args.parts.split(","))
@@ -458,27 +524,3 @@ def main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":
     main()
 
-
-def extras_part(workers: int = 2, say: Callable[[str], None] = lambda text: None,
-                requests: int = 16_384) -> dict[str, Any]:
-    """Two additions to the stability part: the boundary of ``sarathi`` at the off-tile budget (520,
-    ``seed-tile128``) by bisection, against the predicted ``0.872 Lambda``; and the batches of RAD and
-    Sarathi near and above the bound (:func:`~.stability.batch_fill`), which show why RAD falls short."""
-    free = stability.Setup(kv_tokens=None, requests=requests)
-    off = replace(free, cost="seed-tile128", budget=520)
-    started = time.perf_counter()
-    cap = stability.stability_boundary(off, "sarathi", start=stability.rates_around(off.bound(), [Fraction(4, 5)])[0])
-    out: dict[str, Any] = {"tile_bisection": {"setup": off.as_dict(), "predicted_ratio": to_json(stability.tile_ratio()),
-                                              "sarathi": stability.boundary_json(cap, off.bound()),
-                                              "wall_s": round(time.perf_counter() - started, 2)}}
-    say(f"tile bisection: {time.perf_counter() - started:.1f} s")
-    seed_kv = stability.Setup(requests=requests)
-    points = []
-    for setup, name in ((free, "KV unbounded"), (seed_kv, "KV 219,104")):
-        for q in (Fraction(19, 20), Fraction(21, 20)):
-            rate = stability.rates_around(setup.bound(), [q])[0]
-            points += [stability.Point(setup, s, rate, label=f"{s}, {name}") for s in ("rad", "sarathi", "sglang")]
-    rows, wall = stability.batch_fills(points, workers)
-    out["batches"] = {"rows": rows, "wall_s": round(wall, 2)}
-    say(f"batch fill: {len(rows)} runs in {wall:.1f} s")
-    return out

@@ -37,6 +37,11 @@ FIGURES = {"both_seeds_drift.png": "drift_figure", "both_seeds_backlog.png": "ba
            "both_seeds_capacity.png": "capacity_figure"}
 
 
+def _named(label: str) -> str:
+    """A run's label, with RAD marked as the reconstruction it is."""
+    return f"{label} (reconstruction)" if label.startswith("rad") else label
+
+
 def _f(value) -> float:
     return float(Fraction(value))
 
@@ -60,7 +65,7 @@ def _drift_axes(ax, rows, labels: Sequence[str], w: float, title: str) -> None:
         xs = [float(r.q) for r in mine]
         mid, low, high = zip(*(_relative(r, w) for r in mine))
         ax.errorbar(xs, mid, yerr=[[m - lo for m, lo in zip(mid, low)], [hi - m for m, hi in zip(mid, high)]],
-                    marker="o", capsize=3, label=label)
+                    marker="o", capsize=3, label=_named(label))
     lo = min(float(r.q) for r in rows)
     hi = max(float(r.q) for r in rows)
     grid = [lo + (hi - lo) * k / 100 for k in range(101)]
@@ -101,7 +106,7 @@ def backlog_figure(study: dict[str, Any], ratios: Sequence[float] = (0.8, 0.95, 
                 if abs(nominal - float(r.q)) > 0.03:
                     continue
                 ax.plot(r.series["t_s"], r.series["requests"], label=f"q = {float(r.q):.2f}")
-            ax.set_title(f"{name}, {'KV unbounded' if i == 0 else 'KV 219,104'}", fontsize=9)
+            ax.set_title(f"{_named(name)}, {'KV unbounded' if i == 0 else 'KV 219,104'}", fontsize=9)
             ax.set_yscale("symlog", linthresh=100)
             if i == len(parts) - 1:
                 ax.set_xlabel("time (s)")
@@ -163,7 +168,7 @@ def orders_figure(study: dict[str, Any]):
                 mine = sorted((r for r in rows if r.scheduler == other and r.cache == cache), key=lambda r: r.rate)
                 if mine:
                     ax.plot([float(r.rate) for r in mine], [_f(r.ttft_p99_us) / 1e6 for r in mine], style, lw=1,
-                            label=f"{other} ({mine[0].order or 'own order'})")
+                            label=_named(f"{other} ({mine[0].order or 'own order'})"))
             ax.set_yscale("log")
             ax.set_title(f"{scheduler}, cache {cache}", fontsize=10)
             if i == len(ORDER_SCHEDULERS) - 1:
@@ -233,7 +238,7 @@ def capacity_figure(study: dict[str, Any]):
             spans.append(max(high - low, 0.005))
         ax.bar(xs, spans, width=width * 0.9, bottom=lows, label=text)
     ax.axhline(1, color="black", ls="--", lw=1, label="the bound")
-    ax.set_xticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), [_named(n).replace(" (", "\n(") for n in names])
     ax.set_ylabel("capacity bracket / bound (realised rates)")
     ax.legend(fontsize=7)
     fig.tight_layout()

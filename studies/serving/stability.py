@@ -360,7 +360,8 @@ def measure(timeline: Timeline, bound: CapacityBound | None, preemptions: int = 
             per_request = Fraction(bound.tokens, bound.requests)
             floor = float(max(Fraction(0), (realised - bound_rate) * per_request))
     return StabilityRow("", "", None, "", 0, realised, realised, normalize(bound_rate) if bound_rate else None,
-                        d_tok, d_req, floor, int(end_work[0]), int(end_requests[0]), (finish - last) / (D * 1e6),
+                        d_tok, d_req, floor, int(end_work[0]), int(end_requests[0]),
+                        round((finish - last) / (D * 1e6), 3),
                         preemptions, iterations, series)
 
 

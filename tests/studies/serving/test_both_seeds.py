@@ -18,7 +18,12 @@ from prefix_sched.theory.serving.measures import exact_percentile
 
 STUDY = Path(__file__).resolve().parents[3] / "docs" / "both_seeds_study.json"
 needs_data = pytest.mark.skipif(find_shared(MOONCAKE_TRACE) is None, reason="the shared Mooncake trace is absent")
-needs_study = pytest.mark.skipif(not STUDY.exists(), reason="the study file is not written yet")
+
+
+def committed_study() -> dict:
+    """The committed study file: its absence is a failure, not a skip."""
+    assert STUDY.exists(), f"{STUDY} is committed with the study; it is missing"
+    return bs.read_study(STUDY)
 
 
 def test_the_grids():
@@ -83,23 +88,65 @@ def test_the_study_file_round_trips(tmp_path):
         bs.read_study(tmp_path / "bad.json")
 
 
-@needs_study
 def test_the_figures_draw(tmp_path):
     from prefix_sched.studies.serving import both_seeds_plots
 
-    paths = both_seeds_plots.write_figures(bs.read_study(STUDY), tmp_path)
+    paths = both_seeds_plots.write_figures(committed_study(), tmp_path)
     assert {p.name for p in paths} == set(both_seeds_plots.FIGURES)
     assert all(p.stat().st_size > 10_000 for p in paths)
 
 
 @needs_data
-@needs_study
 def test_committed_rows_recompute_exactly():
     """A row of the order grid and one of the router grid (all 12,031 requests), re-run: equal figures."""
-    study = bs.read_study(STUDY)
+    study = committed_study()
     for part, pick in (("orders", lambda r: r.label == "sglang/lpm/unbounded" and r.rate == Fraction(2, 5)),
                        ("routers", lambda r: r.engines == 4 and r.router == "prefix-aware" and r.cache == "lru")):
         saved = next(r for r in bs.serve_rows(study, part) if pick(r))
         point = bs.ServePoint(saved.scheduler, saved.order, saved.cache, saved.rate, saved.engines, saved.router,
                               bs.Grid(**study["grid"]))
         assert bs.run_serve_point(point) == saved
+
+
+@pytest.mark.filterwarnings("ignore:'prefix_sched.studies.serving.both_seeds' found in sys.modules:RuntimeWarning")
+def test_every_part_runs_from_the_command_line(tmp_path, monkeypatch):
+    """``python -m ...both_seeds OUT --parts extras`` reaches every function it names (the module runs
+    ``main`` as a script: a part defined below the ``__main__`` guard would be a NameError there); the
+    long runs are replaced by stand-ins."""
+    import runpy
+    import sys
+
+    from prefix_sched.studies.serving import stability
+    from prefix_sched.studies.serving.capacity import Capacity
+    from prefix_sched.theory.serving import traces
+    from prefix_sched.theory.serving.capacity_bound import capacity_bound
+
+    monkeypatch.setattr(stability, "stability_boundary", lambda *a, **k: Capacity(None, None, ()))
+    monkeypatch.setattr(stability, "boundary_json", lambda cap, bound: {"low": None, "high": None, "probes": []})
+    monkeypatch.setattr(stability, "batch_fills", lambda points, workers: ([{"label": p.label} for p in points], 0.0))
+    monkeypatch.setattr(stability.Setup, "bound", lambda self: capacity_bound(_tiny(), "seed"))
+    monkeypatch.setattr(traces, "load_workload", lambda *args, **kwargs: _tiny())  # the module re-imports it
+    out = tmp_path / "s.json"
+    monkeypatch.setattr(sys, "argv", ["both_seeds", str(out), "--workers", "1", "--parts", "extras"])
+    runpy.run_module("prefix_sched.studies.serving.both_seeds", run_name="__main__")
+    study = bs.read_study(out)
+    assert len(study["extras"]["batches"]["rows"]) == 12 and "tile_bisection" in study["extras"]
+
+
+def _tiny():
+    from prefix_sched.theory.serving.requests import Workload
+
+    return Workload.from_lengths([100] * 4, [10] * 4, [0, 1, 2, 3])
+
+
+def test_a_run_past_the_time_limit_is_recorded_not_credited(monkeypatch):
+    import time
+
+    def slow(point):
+        time.sleep(5)
+
+    monkeypatch.setattr(bs, "run_serve_point", slow)
+    started = time.perf_counter()
+    failure = bs.try_serve_point(bs.ServePoint("sarathi", "hrrn", "none", 1), limit_s=0.2)
+    assert time.perf_counter() - started < 3
+    assert failure["order"] == "hrrn" and failure["error"] == "TimeLimit: did not finish within 0.2 s of wall time"

@@ -56,3 +56,26 @@ def test_capacity_of_a_real_engine_is_a_bracket():
 
     result = find_capacity(probe, start=1, tolerance=Fraction(1, 10), max_probes=30)
     assert result.low is not None and result.high is not None and result.low < result.high
+
+
+def test_the_capacity_command_puts_every_scheduler_against_the_bound(tmp_path, capsys):
+    """``prefix-sched capacity --scheduler a,b,c``: one row per scheduler in the table against the bound,
+    the bound's line, and RAD's note (a reconstruction) wherever RAD is named. (The command's own tests
+    are in tests/commands; this one checks what issue 22's study relies on.)"""
+    from prefix_sched import cli
+    from prefix_sched.solvers.serving.registry import RAD_NOTE
+    from prefix_sched.theory.serving.capacity_bound import capacity_bound
+    from prefix_sched.theory.serving.traces import load_workload
+
+    csv = tmp_path / "len.csv"
+    rows = "".join(f"{100 + 3 * i},{5 + i % 7}\n" for i in range(80))
+    csv.write_text("num_prefill_tokens,num_decode_tokens\n" + rows)
+    status = cli.main(["capacity", str(csv), "--format", "sharegpt", "--scheduler", "sarathi,slai,rad", "--objective",
+                       "ttft_p50<=100ms", "--rate", "4", "--max-probes", "4", "--tolerance", "0.5"])
+    text = capsys.readouterr().out
+    assert status == 0
+    assert f"note: rad is {RAD_NOTE}"[:60] in " ".join(text.split())
+    bound = capacity_bound(load_workload(csv, "sharegpt", rate=4), "seed")
+    assert f"against the bound ({float(bound.rate_req_s):.4f} req/s)" in text
+    table = text[text.index("against the bound"):]
+    assert all(f"│ {name} " in table for name in ("sarathi", "slai", "rad"))

@@ -1,6 +1,6 @@
 """The stability study: the backlog recomputed request by request from the token times, the drift on
 series whose slope is known, the operational verdict on both sides of the bound, the predictions
-(tile ratio, fixed-share boundary) by hand, the claims of docs/theory_both_seeds.md re-created at a
+(tile ratio, fixed-share boundary) by hand, the claims of docs/both_seeds.md re-created at a
 smaller scale, and committed rows of docs/both_seeds_study.json re-run exactly."""
 
 from __future__ import annotations
@@ -175,11 +175,12 @@ def test_rad_falls_short_of_full_batches_above_the_bound():
 
 
 @needs_data
-@pytest.mark.skipif(not STUDY.exists(), reason="the study file is not written yet")
 def test_committed_rows_recompute_exactly():
-    """Two full-size rows of the study file (16,384 requests), re-run: every figure equal."""
+    """A full-size row of the study file (16,384 requests), re-run: every figure equal. The file is
+    committed with the study: its absence is a failure."""
     from prefix_sched.studies.serving.both_seeds import read_study, stability_rows
 
+    assert STUDY.exists(), f"{STUDY} is committed with the study; it is missing"
     study = read_study(STUDY)
     tile = next(r for r in stability_rows(study, "tile") if r.label == "sarathi@520" and 0.95 < float(r.q) < 0.97)
     setup = stability.Setup(**{**study["stability"]["tile"]["setup"], "budget": 520})
