@@ -51,7 +51,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from prefix_sched.errors import PrefixSchedError
 from prefix_sched.solvers.online.policies import PolicyName, parse_policy
@@ -62,6 +62,7 @@ from prefix_sched.solvers.serving.orders import check_order
 from prefix_sched.solvers.serving.registry import MAX_ENGINES, SchedulerSpec, build_scheduler, parse_scheduler
 from prefix_sched.solvers.serving.routers import parse_router
 from prefix_sched.studies.sweep.reader import Reader, product
+from prefix_sched.studies.sweep.sources import Source
 from prefix_sched.theory.generators import show_rate
 from prefix_sched.theory.limits import serving_problem
 from prefix_sched.theory.numbers import Exact, brief, to_json
@@ -89,13 +90,13 @@ _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
-class TraceSource:
+class TraceSource(Source):
     """One serving workload: a trace file or a generator with parameters, with its rates, classes and seeds.
 
     Attributes
     ----------
     table, variant, kind, params, file, path, sha256 :
-        As :class:`~prefix_sched.studies.sweep.spec.StreamSource` (``kind`` is ``"file"`` or the
+        As :class:`~prefix_sched.studies.sweep.sources.Source` (``kind`` is ``"file"`` or the
         generator's name; a file's ``params`` are its format, limit and arrival process).
     rates : tuple
         Requests per second (exact), ``None`` for the timestamps as given (or the generator's own).
@@ -104,30 +105,11 @@ class TraceSource:
     seeds : tuple of int
     """
 
-    table: str
-    variant: str
-    kind: str
-    params: tuple[tuple[str, Any], ...]
-    file: str | None
-    path: str | None
-    sha256: str | None
+    IDENTITY_KEY: ClassVar[str] = "trace"
+
     rates: tuple[Exact | None, ...]
     classes: tuple[str, ...]
     seeds: tuple[int, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.table}[{self.variant}]" if self.variant else self.table
-
-    def source(self) -> dict[str, Any]:
-        if self.kind == "file":
-            return {"file": self.file, "sha256": self.sha256, **dict(self.params)}
-        return {"generator": self.kind, **dict(self.params)}
-
-    def identity(self) -> dict[str, Any]:
-        source = self.source()
-        source.pop("file", None)
-        return {"trace": self.label, **source}
 
 
 @dataclass(frozen=True)

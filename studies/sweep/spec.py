@@ -91,6 +91,7 @@ from prefix_sched.solvers.online.simulate import VIEWS
 from prefix_sched.studies.sweep.reader import Reader, product
 from prefix_sched.studies.sweep.results import SWEEP_MEASURES
 from prefix_sched.studies.sweep.serving_spec import SERVING_KEYS, ServingSpec, serving_spec
+from prefix_sched.studies.sweep.sources import Source
 from prefix_sched.theory.cache import parse_cache
 from prefix_sched.theory.formats import DEFAULT_TOKENS_PER_MS, read_mooncake, read_stream
 from prefix_sched.theory.generators import poisson_prefix_tree, regular_arrival_shuffled_queue
@@ -122,7 +123,7 @@ _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
-class StreamSource:
+class StreamSource(Source):
     """One stream: a generator with parameters, or a file, with its loads and seeds.
 
     Attributes
@@ -143,32 +144,8 @@ class StreamSource:
     seeds : tuple of int
     """
 
-    table: str
-    variant: str
-    kind: str
-    params: tuple[tuple[str, int | str | None], ...]
-    file: str | None
-    path: str | None
-    sha256: str | None
     loads: tuple[Exact | None, ...]
     seeds: tuple[int, ...]
-
-    @property
-    def label(self) -> str:
-        """``table`` or ``table[variant]``."""
-        return f"{self.table}[{self.variant}]" if self.variant else self.table
-
-    def source(self) -> dict[str, Any]:
-        """Where the stream comes from, for the results table (the file as the spec names it)."""
-        if self.kind == "file":
-            return {"file": self.file, "sha256": self.sha256, **dict(self.params)}
-        return {"generator": self.kind, **dict(self.params)}
-
-    def identity(self) -> dict[str, Any]:
-        """What the stream's queries depend on: the source without the file's name, and the label."""
-        source = self.source()
-        source.pop("file", None)
-        return {"stream": self.label, **source}
 
 
 @dataclass(frozen=True)
