@@ -39,7 +39,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -48,8 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-
-from prefix_sched.errors import FormatError, InputError, PrefixSchedError
+from prefix_sched.errors import InputError, PrefixSchedError
 from prefix_sched.solvers.online.policies import parse_policy
 from prefix_sched.solvers.serving.engine import serve
 from prefix_sched.solvers.serving.orders import check_order
@@ -60,8 +58,8 @@ from prefix_sched.studies.serving import stability
 from prefix_sched.studies.serving.capacity import against_bound
 from prefix_sched.studies.serving.seed_experiment import SEED_KV_TOKENS, figures
 from prefix_sched.studies.serving import seed_experiment
+from prefix_sched.studies.serving.runs import map_points, read_study_file, write_study_file
 from prefix_sched.theory.numbers import Exact, exact_number, to_json
-from prefix_sched.theory.outputs import write_text
 from prefix_sched.theory.serving.capacity_bound import CapacityBound, capacity_bound, offered_rate
 from prefix_sched.theory.serving.measures import ALL, engine_rows
 from prefix_sched.theory.serving.requests import Workload
@@ -281,25 +279,18 @@ def run_serve_points(points: Iterable[ServePoint], workers: int = 2,
     """Every point (rows in the points' order), the points that failed (:func:`try_serve_point`) and the
     wall time, on ``workers`` processes; ``say`` hears each point as its result comes back, in order."""
     points = list(points)
-    started = time.perf_counter()
-    results = []
+    started, heard = time.perf_counter(), []
 
     def done(result) -> None:
-        results.append(result)
+        heard.append(result)
         label = result.label if isinstance(result, ServeRow) else result["label"]
-        say(f"  {len(results)}/{len(points)} {label} at {float(points[len(results) - 1].rate):g}/s "
+        say(f"  {len(heard)}/{len(points)} {label} at {float(points[len(heard) - 1].rate):g}/s "
             f"({time.perf_counter() - started:.0f} s)")
 
-    if workers == 1 or len(points) <= 1:
-        for p in points:
-            done(try_serve_point(p))
-    else:
-        with stability.pool(min(workers, len(points))) as executor:
-            for result in executor.map(try_serve_point, points):
-                done(result)
+    results, wall = map_points(try_serve_point, points, workers, done)
     rows = [r for r in results if isinstance(r, ServeRow)]
     failures = [r for r in results if not isinstance(r, ServeRow)]
-    return rows, failures, time.perf_counter() - started
+    return rows, failures, wall
 
 
 # --- the grids ----------------------------------------------------------------------------------
@@ -481,20 +472,12 @@ def run_study(workers: int = 2, say: Callable[[str], None] = lambda text: None,
     return out
 
 
-def write_study(study: dict[str, Any], path: Path | str) -> None:
-    """Write a study dict as versioned JSON, atomically."""
-    write_text(path, json.dumps(study, indent=1) + "\n", "the study file")
+write_study = write_study_file
 
 
 def read_study(path: Path | str) -> dict[str, Any]:
-    """Read a study file; FormatError when it is not one (or of another version)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise FormatError(f"cannot read the study file {Path(path).name}: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != STUDY_FORMAT or data.get("version") != STUDY_VERSION:
-        raise FormatError(f"{Path(path).name}: not a {STUDY_FORMAT} file of version {STUDY_VERSION}")
-    return data
+    """Read a study file of this study; FormatError when it is not one (or of another version)."""
+    return read_study_file(path, STUDY_FORMAT, STUDY_VERSION)
 
 
 def serve_rows(study: dict[str, Any], part: str) -> list[ServeRow]:

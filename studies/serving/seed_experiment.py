@@ -56,27 +56,24 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
-import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from prefix_sched.errors import FormatError, InputError
+from prefix_sched.errors import InputError
 from prefix_sched.solvers.serving.engine import serve
 from prefix_sched.solvers.serving.registry import parse_scheduler
 from prefix_sched.studies.data import AZURE_CONVERSATIONS, SHAREGPT_LENGTHS, find_shared
 from prefix_sched.studies.serving.capacity import Capacity, describe, find_capacity
+from prefix_sched.studies.serving.runs import map_points, read_study_file, write_study_file
 from prefix_sched.theory.numbers import Exact, exact_number, normalize, to_json
-from prefix_sched.theory.outputs import write_text
 from prefix_sched.theory.serving.measures import ALL, Timeline, exact_percentile, summarize
 from prefix_sched.theory.serving.objectives import parse_objective
 from prefix_sched.theory.serving.requests import Workload, parse_classes
@@ -375,21 +372,8 @@ def grid_points(setup: Setup, schedulers: Sequence[str] = GRID_SCHEDULERS,
 
 def run_grid(points: Iterable[Point], workers: int = 2) -> Grid:
     """Run every point, on ``workers`` processes (a ``forkserver`` pool; 1: in this process)."""
-    points = list(points)
-    if type(workers) is not int or workers < 1:
-        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
-    started = time.perf_counter()
-    if workers == 1 or len(points) <= 1:
-        rows = [run_point(p) for p in points]
-    else:
-        with _pool(min(workers, len(points))) as pool:
-            rows = list(pool.map(run_point, points))
-    return Grid(tuple(rows), time.perf_counter() - started, workers)
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    rows, wall = map_points(run_point, points, workers)
+    return Grid(tuple(rows), wall, workers)
 
 
 def table(rows: Iterable[Row]) -> dict[tuple[str, Fraction], Row]:
@@ -420,12 +404,8 @@ def capacities(setup: Setup, schedulers: Sequence[str] = (BASE, SLAI), objective
                start: Exact = Fraction(8, 5), tolerance: Exact = Fraction(1, 50), max_probes: int = 12,
                workers: int = 2) -> dict[str, Capacity]:
     """:func:`capacity` of each scheduler, one bisection per worker process."""
-    args = [(setup, s, objective, start, tolerance, max_probes) for s in schedulers]
-    if workers == 1:
-        return {s: capacity(*a) for s, a in zip(schedulers, args)}
-    with _pool(min(workers, len(args))) as pool:
-        futures = [pool.submit(capacity, *a) for a in args]
-        return {s: f.result() for s, f in zip(schedulers, futures)}
+    run = partial(capacity, setup, objective=objective, start=start, tolerance=tolerance, max_probes=max_probes)
+    return dict(zip(schedulers, map_points(run, schedulers, workers)[0]))
 
 
 def capacity_json(result: Capacity) -> dict[str, Any]:
@@ -576,20 +556,12 @@ def run_study(requests: int = SEED_REQUESTS, workers: int = 2, extra_rates: Sequ
     return out
 
 
-def write_study(study: dict[str, Any], path: Path | str) -> None:
-    """Write a study dict as versioned JSON (atomically, :func:`~prefix_sched.theory.outputs.write_text`)."""
-    write_text(path, json.dumps(study, indent=1) + "\n", "the study file")
+write_study = write_study_file
 
 
 def read_study(path: Path | str) -> dict[str, Any]:
-    """Read a study file; FormatError when it is not one (or of another version)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise FormatError(f"cannot read the study file {Path(path).name}: {err}") from None
-    if not isinstance(data, dict) or data.get("format") != STUDY_FORMAT or data.get("version") != STUDY_VERSION:
-        raise FormatError(f"{Path(path).name}: not a {STUDY_FORMAT} file of version {STUDY_VERSION}")
-    return data
+    """Read a study file of this study; FormatError when it is not one (or of another version)."""
+    return read_study_file(path, STUDY_FORMAT, STUDY_VERSION)
 
 
 def grid_rows(study: dict[str, Any], part: str = "grid") -> list[Row]:

@@ -69,13 +69,11 @@ tokens at 0, B's 2 more at 10, 4 after A's prefill, 1 after B's and A's first de
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -85,6 +83,7 @@ from prefix_sched.solvers.serving.engine import serve
 from prefix_sched.solvers.serving.registry import parse_scheduler
 from prefix_sched.studies.data import AZURE_CONVERSATIONS, MOONCAKE_TRACE, SHAREGPT_LENGTHS, find_shared
 from prefix_sched.studies.serving.capacity import Capacity, find_capacity
+from prefix_sched.studies.serving.runs import map_points
 from prefix_sched.theory.numbers import Exact, exact_number, normalize, to_json
 from prefix_sched.theory.serving.capacity_bound import CapacityBound, capacity_bound
 from prefix_sched.theory.serving.costs import parse_cost
@@ -369,22 +368,7 @@ def measure(timeline: Timeline, bound: CapacityBound | None, preemptions: int = 
 
 def run_points(points: Iterable[Point], workers: int = 2) -> tuple[list[StabilityRow], float]:
     """Every point (rows in the points' order) and the wall time, on ``workers`` processes."""
-    points = list(points)
-    if type(workers) is not int or workers < 1:
-        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
-    started = time.perf_counter()
-    if workers == 1 or len(points) <= 1:
-        rows = [run_point(p) for p in points]
-    else:
-        with pool(min(workers, len(points))) as executor:
-            rows = list(executor.map(run_point, points))
-    return rows, time.perf_counter() - started
-
-
-def pool(workers: int) -> ProcessPoolExecutor:
-    """A ``forkserver`` pool (``spawn`` where there is none)."""
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    return map_points(run_point, points, workers)
 
 
 def rates_around(bound: CapacityBound, ratios: Sequence[Exact]) -> list[Fraction]:
@@ -426,14 +410,8 @@ def stability_boundary(setup: Setup, scheduler: str, start: Exact | None = None,
 def boundaries(setup: Setup, schedulers: Sequence[str] = STABILITY_SCHEDULERS, workers: int = 2,
                **options: Any) -> tuple[dict[str, Capacity], float]:
     """:func:`stability_boundary` of each scheduler, one bisection per worker, and the wall time."""
-    started = time.perf_counter()
-    if workers == 1:
-        out = {s: stability_boundary(setup, s, **options) for s in schedulers}
-    else:
-        with pool(min(workers, len(schedulers))) as executor:
-            futures = {s: executor.submit(stability_boundary, setup, s, **options) for s in schedulers}
-            out = {s: f.result() for s, f in futures.items()}
-    return out, time.perf_counter() - started
+    results, wall = map_points(partial(stability_boundary, setup, **options), schedulers, workers)
+    return dict(zip(schedulers, results)), wall
 
 
 def boundary_json(result: Capacity, bound: CapacityBound) -> dict[str, Any]:
@@ -571,10 +549,4 @@ def offered_rate_of(timeline: Timeline) -> Fraction:
 
 def batch_fills(points: Sequence[Point], workers: int = 2) -> tuple[list[dict[str, Any]], float]:
     """:func:`batch_fill` of every point on ``workers`` processes, and the wall time."""
-    started = time.perf_counter()
-    if workers == 1 or len(points) <= 1:
-        rows = [batch_fill(p) for p in points]
-    else:
-        with pool(min(workers, len(points))) as executor:
-            rows = list(executor.map(batch_fill, points))
-    return rows, time.perf_counter() - started
+    return map_points(batch_fill, points, workers)
