@@ -10,6 +10,7 @@ from prefix_sched.theory.parameters import SEED_MAX
 from prefix_sched.errors import InputError
 from prefix_sched.theory.numbers import Exact
 from prefix_sched.theory.generators import check_rate, poisson_prefix_tree, regular_arrival_shuffled_queue, shared_prefix
+from prefix_sched.theory.limits import check_computable
 from prefix_sched.theory.outputs import check_output_path
 from prefix_sched.theory.formats import write_stream
 
@@ -70,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         stream = poisson_prefix_tree(args.groups, args.group_size, args.prefix_len, args.suffix_len,
                                      args.rate, seed=args.seed, base_len=args.base_len)
+    options = {"def4": "--n, --u, --d, --delta", "shared-prefix": "--groups, --prompts-per-group, --system-prompt-len, "
+               "--question-len, --rate", "poisson": "--groups, --group-size, --prefix-len, --suffix-len, --base-len, "
+               "--rate"}[args.kind]
+    # a stream no command could run (token counts past 64 bits, times past a float) is not written
+    check_computable(stream, names=(f"the stream of {options}", "--load", "--alpha"))
     write_stream(stream, target)
     return 0
 

@@ -687,3 +687,18 @@ def test_an_unknown_argument_is_named_by_the_command_it_was_given_to(argv, prog,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"{prog}: error: unrecognized arguments: ")
     assert argv[-1] in err[0]
+
+
+@pytest.mark.parametrize("argv", [
+    ["generate", "def4", "--n", "2", "--r", "1", "--u", "9000000000000000000", "--d", "9000000000000000000", "--delta", "1"],
+    ["generate", "shared-prefix", "--groups", "2", "--prompts-per-group", "2", "--system-prompt-len",
+     "9000000000000000000", "--question-len", "9000000000000000000"],
+])
+def test_generate_refuses_a_stream_no_command_could_run_and_writes_nothing(argv, tmp_path, capsys):
+    """A stream of more than 2^63 - 1 prompt tokens would be written whole and refused by every reader."""
+    out = tmp_path / "s.jsonl"
+    assert cli.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "prompt tokens, more than a signed 64-bit count holds" in err[0]
+    assert f"the stream of {'--n' if argv[1] == 'def4' else '--groups'}" in err[0]
+    assert not out.exists()
