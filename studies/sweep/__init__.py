@@ -6,8 +6,10 @@ policies, cache models and seeds; :mod:`~prefix_sched.studies.sweep.cells` expan
 :mod:`~prefix_sched.studies.sweep.run_cell` computes one cell's record (its run's
 :class:`~prefix_sched.studies.rows.PolicyRow`, measures named as in :mod:`~prefix_sched.theory.measures`,
 with the sweep's settings); :mod:`~prefix_sched.studies.sweep.executors` runs cells on local worker
-processes or as Ray tasks; :mod:`~prefix_sched.studies.sweep.results` keeps the records (a CSV
-journal, a Parquet file, resume by hash); :mod:`~prefix_sched.studies.sweep.runner` ties one sweep
+processes or as Ray tasks; :mod:`~prefix_sched.studies.sweep.schema` says what a record's columns
+are and may hold; :mod:`~prefix_sched.studies.sweep.results` keeps the records (a CSV journal, a
+Parquet file, resume by hash); :mod:`~prefix_sched.studies.sweep.sources` is where a table's stream
+or trace comes from; :mod:`~prefix_sched.studies.sweep.runner` ties one sweep
 together and :mod:`~prefix_sched.studies.sweep.summary` tabulates and plots the rows. The command is
 ``prefix-sched sweep`` (:mod:`prefix_sched.commands.sweep_cmd`); the guide is docs/sweep.md.
 

@@ -59,7 +59,7 @@ from prefix_sched.theory.load import offered_load, rescale_to_load
 from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.studies.rows import policy_row
 from prefix_sched.studies.sweep.cells import Cell, ServingCell
-from prefix_sched.studies.sweep.results import Record, blank_record, measure_columns
+from prefix_sched.studies.sweep.schema import Record, blank_record, measure_columns
 from prefix_sched.studies.sweep.serving_cells import serving_record, serving_settings
 from prefix_sched.studies.sweep.spec import AS_GIVEN, GENERATORS, StreamSource, read_file_stream
 from prefix_sched.theory.numbers import to_json

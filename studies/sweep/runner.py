@@ -42,7 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prefix_sched.studies.sweep.cells import expand
-from prefix_sched.studies.sweep.results import SCHEMAS, ResultsFolder
+from prefix_sched.studies.sweep.results import ResultsFolder
+from prefix_sched.studies.sweep.schema import SCHEMAS
 from prefix_sched.studies.sweep.run_cell import CellResult
 from prefix_sched.studies.sweep.serving_spec import ServingSpec
 from prefix_sched.studies.sweep.spec import Spec

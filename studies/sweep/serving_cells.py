@@ -7,7 +7,7 @@ rate, or arrivals generated at it for the ShareGPT lengths, objective classes dr
 A generated workload gets its classes the same way (one draw per request from the seed's class
 generator, :func:`~prefix_sched.theory.serving.traces.seeded_generators`). It is served by
 :func:`~prefix_sched.solvers.serving.engine.serve` with the cell's server and seed, and the row
-holds :data:`~prefix_sched.studies.sweep.results.SERVING_MEASURES` from
+holds :data:`~prefix_sched.studies.sweep.schema.SERVING_MEASURES` from
 :func:`~prefix_sched.theory.serving.measures.summarize` (as floats; exact in ``exact``), the figures
 of each objective class in ``per_class`` and the engine's settings in ``engine`` (a reconstructed
 scheduler's note included). A process keeps the last few workloads it built.
@@ -29,7 +29,7 @@ from typing import Any
 from prefix_sched.errors import InputError
 from prefix_sched.solvers.serving.engine import serve
 from prefix_sched.studies.sweep.cells import ServingCell
-from prefix_sched.studies.sweep.results import SERVING_COLUMNS, SERVING_MEASURES, Record, blank_record
+from prefix_sched.studies.sweep.schema import SERVING_COLUMNS, SERVING_MEASURES, Record, blank_record
 from prefix_sched.studies.sweep.serving_spec import AS_GIVEN, GENERATORS, TraceSource, read_trace
 from prefix_sched.theory.numbers import Exact, to_json
 from prefix_sched.theory.serving.costs import parse_cost

@@ -6,7 +6,7 @@ A spec (version 1) has top-level settings, one ``[streams.NAME]`` table per stre
     version = 1                    # optional; only 1 is known
     seeds = [0, 1, 2]              # required: generator seeds and random tie-break seeds
     caches = ["last", "lru:20000"] # default ["last"]; see prefix_sched.theory.cache
-    metrics = ["p50", "p99"]       # default all (violations only with ttft); see results.SWEEP_MEASURES
+    metrics = ["p50", "p99"]       # default all (violations only with ttft); see schema.SWEEP_MEASURES
     ttft = 5000                    # the bound T that "violations" counts against
     alpha = 0                      # default 0; view = "online" | "fixed"; batch_size = 1
 
@@ -89,7 +89,7 @@ from prefix_sched.solvers.online.policies import (
 )
 from prefix_sched.solvers.online.simulate import VIEWS
 from prefix_sched.studies.sweep.reader import Reader, product
-from prefix_sched.studies.sweep.results import SWEEP_MEASURES
+from prefix_sched.studies.sweep.schema import SWEEP_MEASURES
 from prefix_sched.studies.sweep.serving_spec import SERVING_KEYS, ServingSpec, serving_spec
 from prefix_sched.studies.sweep.sources import Source
 from prefix_sched.theory.cache import parse_cache

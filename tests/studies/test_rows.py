@@ -12,7 +12,7 @@ from prefix_sched.errors import InputError
 from prefix_sched.solvers.online.policies import parse_policy
 from prefix_sched.solvers.online.simulate import simulate
 from prefix_sched.studies.rows import SETTINGS, PolicyRow, policy_row
-from prefix_sched.studies.sweep.results import COLUMNS, SWEEP_MEASURES
+from prefix_sched.studies.sweep.schema import COLUMNS, SWEEP_MEASURES
 from prefix_sched.theory.evaluator import evaluate
 from prefix_sched.theory.generators import shared_prefix
 from prefix_sched.theory.measures import MEASURES

@@ -24,9 +24,8 @@ from hypothesis import strategies as st
 from prefix_sched.cli import main
 from prefix_sched.studies.sweep import results as results_module
 from prefix_sched.studies.sweep.executors import LocalExecutor
-from prefix_sched.studies.sweep.results import (
-    CHECKS, COLUMNS, FLOAT, INT, SCHEMAS, SERVING_MEASURES, SWEEP_MEASURES, ResultsFolder, read_results,
-)
+from prefix_sched.studies.sweep.results import ResultsFolder, read_results
+from prefix_sched.studies.sweep.schema import CHECKS, COLUMNS, FLOAT, INT, SCHEMAS, SERVING_MEASURES, SWEEP_MEASURES
 from prefix_sched.studies.sweep.runner import run_sweep
 from prefix_sched.studies.sweep.spec import read_spec
 
