@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,8 @@ from prefix_sched.theory.limits import FLOAT_MAX
 from prefix_sched.theory.numbers import Exact, brief, exact_number
 from prefix_sched.theory.parameters import INT64_MAX, SEED_MAX, read_number
 
+NAME = re.compile(r"[A-Za-z0-9_-]+")
+"""What a table's name may be (a stream's, a trace's)."""
 MAX_CELLS = 1_000_000
 """The most cells a spec may have: each is a row kept in memory and rewritten with every file."""
 
@@ -161,6 +164,40 @@ class Reader:
             if value in seen:
                 raise self.error(where, key, f"{show(value)} is given twice")
             seen.append(value)
+
+
+    def source_table(self, section: str, noun: str, table: Any, body: Any, generators: Mapping[str, tuple],
+                     keys: Sequence[str], file_keys: Sequence[str], example: str,
+                     refused: Mapping[str, str] | None = None) -> tuple[str, dict, str | None]:
+        """One ``[SECTION.NAME]`` table of a stream or trace source: its name, a table, a generator or a
+        file (not both), its keys (``keys`` and the generator's parameters, or ``file_keys``), keys a
+        generator ``refused`` (key -> why), and each generator parameter a list of values. Returns
+        ``(where, body, generator name or None)``; ``example`` shows the generators in the message."""
+        where = f"[{section}.{table}]"
+        if not NAME.fullmatch(table):
+            raise self.error("", section, f"a {noun}'s name must be letters, digits, '_' or '-', got {brief(table)}")
+        body = self.table("", f"{section}.{table}", body)
+        if ("generator" in body) == ("file" in body):
+            raise self.error(where, "generator", f'give either generator = {example} or file = "PATH"')
+        if "generator" not in body:
+            self.known_keys(where, body, (*file_keys, *keys))
+            return where, body, None
+        kind = self.choice(where, "generator", body["generator"], tuple(generators))
+        self.known_keys(where, body, ("generator", *keys, *generators[kind][1]))
+        for key, why in (refused or {}).items():
+            if key in body:
+                raise self.error(where, key, why)
+        for name in generators[kind][1]:
+            if name in body:
+                self.values(where, name, body[name], scalar=True)
+        return where, body, kind
+
+    def variants(self, where: str, body: Mapping[str, Any], generators: Mapping[str, tuple]) -> int:
+        """How many generator variants a source table sweeps (1 for a file), from its lists' lengths."""
+        if "generator" not in body:
+            return 1
+        return product([len(self.values(where, k, body[k], scalar=True))
+                        for k in generators[body["generator"]][1] if k in body])
 
 
 def product(lengths: Sequence[int]) -> int:

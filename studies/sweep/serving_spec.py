@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +85,6 @@ GENERATORS = {"shared-prefix": (shared_prefix_workload, {
 SERVER_KEYS = ("scheduler", "order", "router", "engines", "prefix_cache", "cost", "budget", "kv_tokens",
                "block_size", "max_seqs")
 AS_GIVEN = "as-given"
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -243,22 +241,10 @@ class _ServingReader(Reader):
             raise self.error("", "traces", f"must be [traces.NAME] tables, got {brief(tables)}")
         found = []
         for table, body in tables.items():
-            where = f"[traces.{table}]"
-            if not _NAME.fullmatch(table):
-                raise self.error("", "traces", f"a trace's name must be letters, digits, '_' or '-', got {brief(table)}")
-            body = self.table("", f"traces.{table}", body)
-            if ("generator" in body) == ("file" in body):
-                raise self.error(where, "generator", 'give either generator = "shared-prefix" or file = "PATH"')
-            if "generator" in body:
-                kind = self.choice(where, "generator", body["generator"], tuple(GENERATORS))
-                self.known_keys(where, body, ("generator", *TRACE_KEYS, *GENERATORS[kind][1]))
-                if "rates" in body:
-                    raise self.error(where, "rates", "a generator draws its own arrivals: sweep its rate = [...]")
-                for name in GENERATORS[kind][1]:
-                    if name in body:
-                        self.values(where, name, body[name], scalar=True)
-            else:
-                self.known_keys(where, body, (*FILE_KEYS, *TRACE_KEYS))
+            where, body, kind = self.source_table(
+                "traces", "trace", table, body, GENERATORS, TRACE_KEYS, FILE_KEYS, '"shared-prefix"',
+                refused={"rates": "a generator draws its own arrivals: sweep its rate = [...]"})
+            if kind is None:
                 self.values(where, "rates", body.get("rates", [AS_GIVEN]))
             if "classes" in body:
                 self.values(where, "classes", body["classes"], scalar=True)
@@ -268,10 +254,7 @@ class _ServingReader(Reader):
     def count(self, tables, seeds) -> int:
         total = 0
         for _table, where, body in tables:
-            variants = 1
-            if "generator" in body:
-                variants = product([len(self.values(where, k, body[k], scalar=True))
-                                    for k in GENERATORS[body["generator"]][1] if k in body])
+            variants = self.variants(where, body, GENERATORS)
             rates = len(body.get("rates", [AS_GIVEN]))
             classes = len(self.values(where, "classes", body["classes"], scalar=True)) if "classes" in body else 1
             own = len(self.values(where, "seeds", body["seeds"])) if "seeds" in body else len(seeds)

@@ -75,7 +75,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
-import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,7 +118,6 @@ FILE_KEYS = ("file", "format", "tokens_per_ms", "limit")
 POLICY_KEYS = ("name", "k", "tie_break", "cycle_start")
 SPEC_NAMES = {"policy": "name"}
 """The [[policies]] key of each policy option of the library whose key differs (the policy is ``name``)."""
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -271,20 +269,8 @@ class _Reader(Reader):
             raise self.error("", "streams", "no stream sources: add a [streams.NAME] table")
         found = []
         for table, body in tables.items():
-            where = f"[streams.{table}]"
-            if not _NAME.fullmatch(table):
-                raise self.error("", "streams", f"a stream's name must be letters, digits, '_' or '-', got {brief(table)}")
-            body = self.table("", f"streams.{table}", body)
-            if ("generator" in body) == ("file" in body):
-                raise self.error(where, "generator", 'give either generator = "def4" | "poisson" or file = "PATH"')
-            if "generator" in body:
-                kind = self.choice(where, "generator", body["generator"], tuple(GENERATORS))
-                self.known_keys(where, body, ("generator", *STREAM_KEYS, *GENERATORS[kind][1]))
-                for name in GENERATORS[kind][1]:
-                    if name in body:
-                        self.values(where, name, body[name], scalar=True)
-            else:
-                self.known_keys(where, body, (*FILE_KEYS, *STREAM_KEYS))
+            where, body, _ = self.source_table("streams", "stream", table, body, GENERATORS, STREAM_KEYS, FILE_KEYS,
+                                               '"def4" | "poisson"')
             self.values(where, "loads", body.get("loads", [AS_GIVEN]))
             found.append((table, where, body))
         return found
@@ -293,12 +279,8 @@ class _Reader(Reader):
         """The streams' share of the grid: variants x loads x seeds, from the lists' lengths."""
         total = 0
         for _table, where, body in tables:
-            variants = 1
-            if "generator" in body:
-                variants = product([len(self.values(where, k, body[k], scalar=True))
-                                    for k in GENERATORS[body["generator"]][1] if k in body])
             own = len(self.values(where, "seeds", body["seeds"])) if "seeds" in body else len(seeds)
-            total += variants * len(body.get("loads", [AS_GIVEN])) * own
+            total += self.variants(where, body, GENERATORS) * len(body.get("loads", [AS_GIVEN])) * own
         return total
 
     def streams(self, tables, seeds, caches, policies, settings) -> tuple[StreamSource, ...]:
