@@ -137,14 +137,25 @@ def plot_p99(groups: Sequence[Group], path: Path | str, option: str = "plot") ->
             x = [g.x for g in points]
             ax.plot(x, [g.p99 for g in points], marker="o", label=label)
             ax.fill_between(x, [g.p99_low for g in points], [g.p99_high for g in points], alpha=0.15)
-        ax.set_title(stream)
-        ax.set_xlabel("offered load (sum of prompt tokens / arrival span)")
-        ax.set_ylabel("P99 TTFT (token-times)")
-        if mine and all(g.p99_low > 0 for g in mine):
-            ax.set_yscale("log")
-        if lines:
-            ax.legend(fontsize="small")
-    for ax in list(axes.flat)[len(streams):]:
+        _label(ax, stream, "offered load (sum of prompt tokens / arrival span)", "P99 TTFT (token-times)",
+               log=bool(mine) and all(g.p99_low > 0 for g in mine), legend=bool(lines))
+    _save(fig, axes, len(streams), path, option, file_format)
+
+
+def _label(ax, title: str, xlabel: str, ylabel: str, *, log: bool, legend: bool) -> None:
+    """One panel's title and axis labels; a log scale when every value is positive; the legend."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    if legend:
+        ax.legend(fontsize="small")
+
+
+def _save(fig, axes, used: int, path, option: str, file_format: str) -> None:
+    """Hide the panels past the first ``used``, lay the figure out and write it atomically."""
+    for ax in list(axes.flat)[used:]:
         ax.set_visible(False)
     fig.tight_layout()
     save_figure(fig, path, option, file_format=file_format)
@@ -235,14 +246,6 @@ def plot_serving(groups: Sequence[ServingGroup], path: Path | str, option: str =
             points = sorted(points, key=lambda g: g.x)
             label = server + (f" / {variant}" if variant else "") + (f" / {classes}" if classes else "")
             ax.plot([g.x for g in points], [g.ttft_p99 / 1000 for g in points], marker="o", label=label)
-        ax.set_title(trace)
-        ax.set_xlabel("arrival rate (requests/s)")
-        ax.set_ylabel("P99 TTFT (ms)")
-        if mine and all(g.ttft_p99 > 0 for g in mine):
-            ax.set_yscale("log")
-        if lines:
-            ax.legend(fontsize="small")
-    for ax in list(axes.flat)[len(traces):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    save_figure(fig, path, option, file_format=file_format)
+        _label(ax, trace, "arrival rate (requests/s)", "P99 TTFT (ms)",
+               log=bool(mine) and all(g.ttft_p99 > 0 for g in mine), legend=bool(lines))
+    _save(fig, axes, len(traces), path, option, file_format)
