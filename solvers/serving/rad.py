@@ -142,18 +142,10 @@ class Rad:
             x = min(e.remaining(r), limit - used)
             chunks.append((r, x))
             used += x
-        queue = e.queue
-        if used < limit and len(queue):
-            for r in queue.ordered(now):
-                if e.n_running >= e.max_seqs or not e.can_allocate(r):
-                    break
-                queue.take(r)
-                x = min(e.admit(r, now), limit - used)
-                chunks.append((r, x))
-                self.pre.append(r)
-                used += x
-                if used >= limit:
-                    break
+        for r, x in e.admit_new(now, limit - used):
+            chunks.append((r, x))
+            self.pre.append(r)
+            used += x
         if self.cap is None and used < nstar:  # work-conserving: decodes fill what prefill left
             taken_set = set(taken)
             for r in self.dec:

@@ -71,18 +71,9 @@ class Sarathi:
             if x > 0:
                 chunks.append((r, x))
                 used += x
-        queue = e.queue
-        if used < budget and len(queue):
-            for r in queue.ordered(now):
-                if e.n_running >= e.max_seqs or not e.can_allocate(r):
-                    break
-                queue.take(r)
-                x = min(e.admit(r, now), budget - used)
-                chunks.append((r, x))
-                insort(self.pre, r)
-                used += x
-                if used >= budget:
-                    break
+        for r, x in e.admit_new(now, budget - used):
+            chunks.append((r, x))
+            insort(self.pre, r)
         return dec, chunks
 
     def _decodes_preempting(self) -> np.ndarray:

@@ -107,18 +107,10 @@ class Slai:
             chunks.append((r, x))
             started.append(r)
             used += x
-        queue = e.queue
-        if used < budget and len(queue):
-            for r in queue.ordered(now):
-                if not e.can_allocate(r) or e.n_running >= e.max_seqs:
-                    break
-                queue.take(r)
-                x = min(e.admit(r, now), budget - used)
-                chunks.append((r, x))
-                started.append(r)
-                used += x
-                if used >= budget:
-                    break
+        for r, x in e.admit_new(now, budget - used):
+            chunks.append((r, x))
+            started.append(r)
+            used += x
         self._take(now, used, count, critical_only=False)
         dec = np.concatenate(self._taken) if self._taken else EMPTY
         return dec, chunks

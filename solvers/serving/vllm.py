@@ -75,18 +75,9 @@ class VllmV1:
 
     def _admit(self, now: int, chunks: list[tuple[int, int]], used: int) -> list[tuple[int, int]]:
         e = self.e
-        queue = e.queue
-        if used < e.budget and len(queue):
-            for r in queue.ordered(now):
-                if e.n_running >= e.max_seqs or not e.can_allocate(r):
-                    break
-                queue.take(r)
-                x = min(e.admit(r, now), e.budget - used)
-                chunks.append((r, x))
-                self.run.append(r)
-                used += x
-                if used >= e.budget:
-                    break
+        for r, x in e.admit_new(now, e.budget - used):
+            chunks.append((r, x))
+            self.run.append(r)
         return chunks
 
     def _walk_preempting(self, now: int):

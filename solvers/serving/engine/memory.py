@@ -192,6 +192,25 @@ class Engine:
         self.free -= 1
         return True
 
+    def admit_new(self, now: int, room: int) -> list[tuple[int, int]]:
+        """New prefills from the waiting queue, in its order at ``now``, while the next one fits
+        (``max_num_seqs`` and memory: no skipping) and budget is left: each is admitted and given a
+        chunk of ``min(its prefill, room left)``. The ``(request, chunk)`` pairs, in order."""
+        chunks: list[tuple[int, int]] = []
+        queue = self.queue
+        if room <= 0 or not len(queue):
+            return chunks
+        for r in queue.ordered(now):
+            if self.n_running >= self.max_seqs or not self.can_allocate(r):
+                break
+            queue.take(r)
+            x = min(self.admit(r, now), room)
+            chunks.append((r, x))
+            room -= x
+            if room <= 0:
+                break
+        return chunks
+
     def reserve_or_preempt(self, r: int, victims: MutableSequence[int]) -> bool:
         """Give decode ``r`` its slot, preempting the requests at the back of ``victims`` (popped,
         the scheduler's victim order) while it does not fit, and ``r`` itself when none is left;
