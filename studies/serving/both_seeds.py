@@ -445,18 +445,13 @@ def run_study(workers: int = 2, say: Callable[[str], None] = lambda text: None,
     grid = Grid()
     out: dict[str, Any] = {"format": STUDY_FORMAT, "version": STUDY_VERSION, "grid": grid.as_dict(),
                            "bounds": {c: bound_for(grid, c).as_dict() for c in CACHES}, "wall_s": {}}
-    if "orders" in parts:
-        rows, failures, wall = run_serve_points(order_points(grid=grid), workers, say)
-        out["orders"] = {"rows": [r.as_json() for r in rows], "failures": failures, "wall_s": round(wall, 2),
+    for part, points in (("orders", order_points), ("routers", router_points)):
+        if part in parts:
+            rows, failures, wall = run_serve_points(points(grid=grid), workers, say)
+            out[part] = {"rows": [r.as_json() for r in rows], "failures": failures, "wall_s": round(wall, 2),
                          "workers": workers}
-        out["wall_s"]["orders"] = round(wall, 2)
-        say(f"orders: {len(rows)} runs ({len(failures)} failed) in {wall:.1f} s on {workers} workers")
-    if "routers" in parts:
-        rows, failures, wall = run_serve_points(router_points(grid=grid), workers, say)
-        out["routers"] = {"rows": [r.as_json() for r in rows], "failures": failures, "wall_s": round(wall, 2),
-                          "workers": workers}
-        out["wall_s"]["routers"] = round(wall, 2)
-        say(f"routers: {len(rows)} runs ({len(failures)} failed) in {wall:.1f} s")
+            out["wall_s"][part] = round(wall, 2)
+            say(f"{part}: {len(rows)} runs ({len(failures)} failed) in {wall:.1f} s on {workers} workers")
     if "extras" in parts:
         started = time.perf_counter()
         out["extras"] = extras_part(workers, say)
