@@ -46,7 +46,7 @@ import numpy as np
 
 from prefix_sched.errors import FormatError
 from prefix_sched.theory.formats import read_json_lines
-from prefix_sched.theory.numbers import Exact, to_json
+from prefix_sched.theory.numbers import to_json
 from prefix_sched.theory.outputs import write_text
 from prefix_sched.theory.serving.measures import BatchLog, Timeline
 
@@ -170,8 +170,3 @@ def read_serving(path: Path | str) -> tuple[dict[str, Any], list[dict[str, Any]]
                           f"{header.get('version')!r}")
     return header, [record for _, record in lines]
 
-
-def exact_us(value: Any) -> Exact:
-    """A time read from a serving file (int, Fraction from a decimal, or "p/q") as an exact number."""
-    from prefix_sched.theory.numbers import exact_number
-    return exact_number(value, "time")

@@ -151,12 +151,6 @@ class BatchLog:
     def iterations(self) -> int:
         return len(self.start)
 
-    def of_engine(self, g: int) -> BatchLog:
-        """The iterations of engine ``g``."""
-        mask = self.engine == g
-        return BatchLog(self.start[mask], self.end[mask], self.prefill_tokens[mask], self.decode_tokens[mask],
-                        self.requests[mask], self.engine[mask])
-
 
 def batch_summary(log: BatchLog, ticks_per_us: int) -> dict[str, Any]:
     """Iterations, mean prefill and decode tokens per batch, mean batch time (us), busy time (us)."""

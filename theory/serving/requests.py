@@ -231,9 +231,6 @@ class Workload:
     def total_prompt_tokens(self) -> int:
         return sum(r.prompt_tokens for r in self.requests)
 
-    def class_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.classes)
-
     def settings(self) -> dict[str, Any]:
         """The workload's provenance and classes, for result headers."""
         out = dict(self.meta)
