@@ -31,6 +31,7 @@ prefix_sched.errors.FormatError: s.toml: the grid has 10000000 cells, more than 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -39,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from prefix_sched.errors import FormatError, InputError
+from prefix_sched.errors import FormatError, InputError, PrefixSchedError
 from prefix_sched.theory.limits import FLOAT_MAX
 from prefix_sched.theory.numbers import Exact, brief, exact_number
 from prefix_sched.theory.parameters import INT64_MAX, SEED_MAX, read_number
@@ -199,6 +200,30 @@ class Reader:
         return product([len(self.values(where, k, body[k], scalar=True))
                         for k in generators[body["generator"]][1] if k in body])
 
+
+    def generator_variants(self, where: str, body: Mapping[str, Any], kinds: Sequence[str],
+                           read: Callable[[str, Any], Any]) -> list[tuple[str, tuple]]:
+        """Every combination of a generator table's parameter lists (each value ``read(name, value)``,
+        no value twice), with its variant label: the swept parameters, ``"rate=1/2,n=4"``."""
+        axes = []
+        for name in kinds:
+            if name in body:
+                read_values = [read(name, v) for v in self.values(where, name, body[name], scalar=True)]
+                self.unique(where, name, read_values)
+                axes.append([(name, value) for value in read_values])
+        swept = [axis[0][0] for axis in axes if len(axis) > 1]
+        return [(",".join(f"{name}={value}" for name, value in combination if name in swept), combination)
+                for combination in itertools.product(*axes)]
+
+    def generate(self, where: str, kind: str, variant: str, function: Callable[..., Any], combination: tuple,
+                 seed: int) -> Any:
+        """``function(**combination, seed=seed)``, its refusal named by the table (``rate`` when it is the
+        rate's)."""
+        try:
+            return function(**dict(combination), seed=seed)
+        except PrefixSchedError as err:
+            key = "rate" if str(err).startswith("rate ") else "generator"
+            raise self.error(where, key, f"{kind}{f' ({variant})' if variant else ''}: {err}") from None
 
 def product(lengths: Sequence[int]) -> int:
     """The number of combinations of lists of ``lengths``."""

@@ -299,25 +299,15 @@ class _ServingReader(Reader):
     def generated(self, where, table, body, classes, seeds) -> list[tuple[TraceSource, list[Workload]]]:
         kind = body["generator"]
         function, kinds = GENERATORS[kind]
-        axes = []
-        for name in kinds:
-            if name in body:
-                values = self.values(where, name, body[name], scalar=True)
-                read = [to_json(self.number(where, name, v, above=0)) if kinds[name] == NUMBER
-                        else self.integer(where, name, v, minimum=1) for v in values]
-                self.unique(where, name, read)
-                axes.append([(name, value) for value in read])
-        swept = [axis[0][0] for axis in axes if len(axis) > 1]
+        def read(name, value):
+            if kinds[name] == NUMBER:
+                return to_json(self.number(where, name, value, above=0))
+            return self.integer(where, name, value, minimum=1)
+
         found = []
-        for combination in itertools.product(*axes):
-            variant = ",".join(f"{name}={value}" for name, value in combination if name in swept)
+        for variant, combination in self.generator_variants(where, body, kinds, read):
             source = TraceSource(table, variant, kind, tuple(combination), None, None, None, (None,), classes, seeds)
-            try:
-                workload = function(**dict(combination), seed=seeds[0])
-            except PrefixSchedError as err:
-                key = "rate" if str(err).startswith("rate ") else "generator"
-                raise self.error(where, key, f"{kind}{f' ({variant})' if variant else ''}: {err}") from None
-            found.append((source, [workload]))
+            found.append((source, [self.generate(where, kind, variant, function, combination, seeds[0])]))
         return found
 
     def from_file(self, where, table, body, classes, seeds) -> list[tuple[TraceSource, list[Workload]]]:

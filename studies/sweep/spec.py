@@ -303,26 +303,15 @@ class _Reader(Reader):
         for name in required:
             if name not in body:
                 raise self.error(where, name, f"missing: the {kind} generator needs {', '.join(required)}")
-        axes = []
-        for name in kinds:
-            if name in body:
-                values = self.values(where, name, body[name], scalar=True)
-                read = [to_json(self.number(where, name, v)) if kinds[name] == NUMBER
-                        else self.integer(where, name, v, minimum=1 if kinds[name] == POSITIVE else 0)
-                        for v in values]
-                self.unique(where, name, read)
-                axes.append([(name, value) for value in read])
-        swept = [axis[0][0] for axis in axes if len(axis) > 1]
+        def read(name, value):
+            if kinds[name] == NUMBER:
+                return to_json(self.number(where, name, value))
+            return self.integer(where, name, value, minimum=1 if kinds[name] == POSITIVE else 0)
+
         found = []
-        for combination in itertools.product(*axes):
-            variant = ",".join(f"{name}={value}" for name, value in combination if name in swept)
+        for variant, combination in self.generator_variants(where, body, kinds, read):
             source = StreamSource(table, variant, kind, tuple(combination), None, None, None, loads, seeds)
-            try:
-                stream = function(**dict(combination), seed=seeds[0])
-            except PrefixSchedError as err:
-                key = "rate" if str(err).startswith("rate ") else "generator"
-                raise self.error(where, key, f"{kind}{f' ({variant})' if variant else ''}: {err}") from None
-            found.append((source, stream))
+            found.append((source, self.generate(where, kind, variant, function, combination, seeds[0])))
         return found
 
     def from_file(self, where, table, body, loads, seeds) -> tuple[StreamSource, Stream]:
